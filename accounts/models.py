@@ -1,0 +1,61 @@
+"""Who may do what on the socket."""
+
+from django.conf import settings
+from django.db import models
+
+from accounts.permissions import CATALOGUE
+
+
+class Grant(models.Model):
+    """Carries the socket's permissions as ordinary Django permissions.
+
+    It has no rows: the catalogue becomes ``accounts.<name>`` permissions, granted to users
+    and groups (roles) with Django admin's own tools.
+    """
+
+    class Meta:
+        managed = False
+        db_table = "accounts_grant_unused"
+        default_permissions = ()
+        permissions = list(CATALOGUE.items())
+        verbose_name = "socket permission"
+
+
+class IssuedToken(models.Model):
+    """A token minted by the platform. The token text is never stored: only its claims."""
+
+    jti = models.CharField("token id", max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="issued_tokens"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    permissions = models.JSONField(default=list)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["user", "-issued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.label or self.jti[:8]}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,22 @@
+"""ASGI entry point: HTTP (admin, UI, static files) and the WebSocket on one port."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_http = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from realtime.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        # The platform serves its own static files: it must work offline, without a CDN.
+        "http": ASGIStaticFilesHandler(django_http),
+        "websocket": websocket_application,
+    }
+)

@@ -1,0 +1,142 @@
+"""Reading the platform's configuration from the environment.
+
+Every setting has a safe development default; production mode (``DEBUG`` off) refuses
+what would be dangerous there instead of silently running with it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+MIN_SECRET_LENGTH = 32
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value, or the default when unset."""
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean variable; anything but a clear yes/no is refused."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """An integer variable of at least ``minimum``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number variable of at least ``minimum``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list variable."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def jwt_secret(debug: bool, local_file: Path) -> str:
+    """WS_JWT_SECRET, refused when weak; in development generated once into ``local_file``."""
+    secret = os.environ.get("WS_JWT_SECRET", "")
+    if secret:
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ImproperlyConfigured(
+                f"WS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters "
+                f"(it has {len(secret)}); generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return secret
+    if not debug:
+        raise ImproperlyConfigured(
+            "WS_JWT_SECRET is required when DEBUG is off (at least "
+            f"{MIN_SECRET_LENGTH} random characters)"
+        )
+    if local_file.exists():
+        stored = local_file.read_text().strip()
+        if len(stored) >= MIN_SECRET_LENGTH:
+            return stored
+    stored = secrets.token_urlsafe(48)
+    local_file.write_text(stored + "\n")
+    local_file.chmod(0o600)
+    warnings.warn(
+        f"WS_JWT_SECRET is not set: generated a development secret into {local_file.name} "
+        "(git-ignored). Set WS_JWT_SECRET in production.",
+        stacklevel=2,
+    )
+    print(
+        f"warning: WS_JWT_SECRET is not set; using the development secret in {local_file}",
+        file=sys.stderr,
+    )
+    return stored
+
+
+def database_from_url(url: str, base_dir: Path) -> dict:
+    """A DATABASES['default'] entry from DATABASE_URL (sqlite:///path or postgres://...)."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3"}
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme == "sqlite":
+        name = unquote(parsed.path)
+        if name.startswith("/") and parsed.netloc == "":
+            name = name[1:] if name.startswith("//") else name
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name or ":memory:"}
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:/// or postgres://)"
+    )
+
+
+def is_public_host(host: str) -> bool:
+    """Whether an ALLOWED_HOSTS entry names anything beyond this machine."""
+    host = host.strip().lower()
+    return host not in {"localhost", "127.0.0.1", "::1", "[::1]", ".localhost", "testserver"}

@@ -1,0 +1,155 @@
+"""Django settings, read from the environment (see README, "Configuration")."""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from project import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = config.env_bool("DEBUG", True)
+ALLOWED_HOSTS = config.env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must name this server's host when DEBUG is off")
+if DEBUG and any(config.is_public_host(h) for h in ALLOWED_HOSTS) and not config.env_bool(
+    "DEBUG_ALLOW_PUBLIC", False
+):
+    raise ImproperlyConfigured(
+        "DEBUG is on while ALLOWED_HOSTS names a public host "
+        f"({', '.join(ALLOWED_HOSTS)}): set DEBUG=false for a public server"
+    )
+
+# The WebSocket resource's convars, as environment variables.
+WS_PORT = config.env_int("WS_PORT", 3001, minimum=1)
+WS_JWT_SECRET = config.jwt_secret(DEBUG, BASE_DIR / ".local-secret")
+SECRET_KEY = config.env_str("DJANGO_SECRET_KEY") or WS_JWT_SECRET + ":django"
+
+WS_AUTH_TIMEOUT = config.env_float("WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
+WS_MAX_FRAME_BYTES = config.env_int("WS_MAX_FRAME_BYTES", 64 * 1024, minimum=256)
+WS_TOKEN_LEEWAY = config.env_int("WS_TOKEN_LEEWAY", 30)
+WS_DEFAULT_TOKEN_LIFETIME = config.env_str("WS_DEFAULT_TOKEN_LIFETIME", "24h")
+WS_MAX_TOKEN_LIFETIME = config.env_str("WS_MAX_TOKEN_LIFETIME", "365d")
+# How long a dead process's clients may still be listed by get_connected_clients().
+WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
+WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
+WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
+WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", False)
+# How long an admin command waits for the game server to answer.
+WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
+# tokenExpiring is sent this many seconds before a token expires.
+WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "accounts",
+    "realtime",
+    "game",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": config.database_from_url(config.env_str("DATABASE_URL"), BASE_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = config.env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": config.env_str(
+                "WS_CHANNEL_LAYER", "channels_redis.core.RedisChannelLayer"
+            ),
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 30},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = config.env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+# Tokens: HS256 only, signed with WS_JWT_SECRET (never SECRET_KEY). Claims follow the spec
+# (sub, permissions, iat, exp) plus jti; see realtime/tokens.py.
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": WS_JWT_SECRET,
+    "VERIFYING_KEY": None,
+    "LEEWAY": WS_TOKEN_LEEWAY,
+    "USER_ID_FIELD": "username",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# Production HTTP settings (issue: hardening extends these).
+if not DEBUG:
+    SESSION_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": config.env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,101 @@
+"""The spec's exports as a Python API, usable from any process.
+
+``generateToken``, ``broadcast``, ``sendToClient`` and ``getConnectedClients`` of the
+spec's ``exports["[websocket]"]`` are :func:`generate_token`, :func:`broadcast`,
+:func:`send_to_client` and :func:`get_connected_clients`; each has an ``a``-prefixed
+coroutine twin for async code (consumers, handlers). From a process that serves no
+sockets (a management command, the shell, a worker) they reach the server processes
+through the channel layer, so they need ``REDIS_URL``; with the in-memory layer they only
+reach the sockets of the process they are called in.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+
+from accounts import permissions as perms
+from accounts.services import load_principal
+from realtime import tokens
+from realtime.hub import get_hub
+
+
+class TokenRequestError(ValueError):
+    """A token cannot be minted as asked (unknown subject, permission not held, bad expiry)."""
+
+
+def generate_token(
+    sub: str,
+    permissions: list[str],
+    expires_in: str | int | timedelta | None = None,
+    *,
+    label: str = "",
+    issued_by: Any = None,
+) -> str:
+    """A signed token for active user ``sub``, with permissions they hold; e.g. "24h"."""
+    if isinstance(permissions, str) or not isinstance(permissions, (list, tuple, set)):
+        raise TokenRequestError("permissions must be a list of permission names")
+    permissions = list(dict.fromkeys(permissions))
+    bad = perms.unknown(permissions)
+    if bad:
+        raise TokenRequestError(
+            f"unknown permission(s) {', '.join(map(repr, bad))}; known: {', '.join(perms.CATALOGUE)}"
+        )
+    principal = load_principal(sub)
+    if principal is None:
+        raise TokenRequestError(f"no active user named {sub!r}")
+    not_held = sorted(perms.expand(permissions) - principal.grants)
+    if not_held:
+        raise TokenRequestError(f"{sub!r} does not hold: {', '.join(not_held)}")
+    try:
+        token = tokens.mint(
+            sub, permissions, expires_in if expires_in is not None else settings.WS_DEFAULT_TOKEN_LIFETIME
+        )
+    except ValueError as exc:
+        raise TokenRequestError(str(exc)) from None
+    from accounts.tokens import register_issued_token  # accounts owns the registry
+
+    register_issued_token(token, label=label, issued_by=issued_by)
+    return str(token)
+
+
+async def agenerate_token(
+    sub: str, permissions: list[str], expires_in: str | int | None = None, **kwargs: Any
+) -> str:
+    return await sync_to_async(generate_token, thread_sensitive=True)(
+        sub, permissions, expires_in, **kwargs
+    )
+
+
+async def abroadcast(event: str, data: Any) -> None:
+    """Send ``{event, data}`` to every authenticated client of every server process."""
+    if not isinstance(event, str) or not event:
+        raise ValueError("event must be a non-empty string")
+    await get_hub().broadcast(event, data)
+
+
+def broadcast(event: str, data: Any) -> None:
+    async_to_sync(abroadcast)(event, data)
+
+
+async def asend_to_client(client_id: str, event: str, data: Any) -> bool:
+    """Send ``{event, data}`` to one authenticated client; False if it is not connected."""
+    if not isinstance(client_id, str) or not isinstance(event, str) or not event:
+        return False
+    return await get_hub().send_to(client_id, event, data)
+
+
+def send_to_client(client_id: str, event: str, data: Any) -> bool:
+    return async_to_sync(asend_to_client)(client_id, event, data)
+
+
+async def aget_connected_clients() -> list[str]:
+    """The ids of every authenticated client connected to any server process."""
+    return await get_hub().connected_clients()
+
+
+def get_connected_clients() -> list[str]:
+    return async_to_sync(aget_connected_clients)()

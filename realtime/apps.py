@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class RealtimeConfig(AppConfig):
+    name = "realtime"
+    verbose_name = "Realtime socket"
+
+    def ready(self) -> None:
+        # Every installed app's events.py registers its socket events (realtime's own too).
+        autodiscover_modules("events")

@@ -1,0 +1,253 @@
+"""The socket: one consumer per connection, speaking the spec's protocol.
+
+The consumer parses the envelope, looks the event up in the registry, checks
+authentication and permission before any handler runs (failing closed), validates the
+payload and turns every :class:`ProtocolError` into an ``error`` frame that echoes the
+request's ``requestId``. It keeps no channel-layer channel of its own: the process's hub
+writes broadcasts to it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from realtime import protocol
+from realtime.hub import get_hub
+from realtime.protocol import (
+    FrameTooLarge,
+    InternalError,
+    InvalidMessage,
+    NotAuthenticated,
+    PermissionDenied,
+    ProtocolError,
+    RateLimited,
+    UnknownEvent,
+)
+from realtime.registry import EventSpec, Reply, Request, registry
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 32  # concurrent requests per socket; more is a client bug or a flood
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """One WebSocket client of the platform."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client_id = str(uuid.uuid4())
+        self.authenticated = False
+        self.authenticated_once = False
+        self.username: str | None = None
+        self.user_id: int | None = None
+        self.permissions: frozenset[str] = frozenset()
+        self.token_permissions: list[str] = []
+        self.token_jti: str | None = None
+        self.token_exp: float | None = None
+        self.connected_at = time.time()
+        self.closed = False
+        self._in_flight: set[asyncio.Task] = set()
+        self._awaiting: dict[str, str] = {}  # server-to-client request id -> reply_to channel
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.hub = None
+
+    # Channels' AsyncConsumer.__call__ gives every consumer its own channel-layer channel
+    # and closes old DB connections around every frame (a thread hop each). The hub does
+    # the channel work for the whole process and handlers reach the database through
+    # database_sync_to_async, which closes old connections itself; so neither is needed.
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            await self._cleanup()
+
+    async def dispatch(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.websocket_receive(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # -- life ---------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.hub = get_hub()
+        await self.hub.start()
+        await self.accept()
+        self.hub.attach(self)
+        await self.send_event("connected", {"clientId": self.client_id})
+        self.set_timer("auth", settings.WS_AUTH_TIMEOUT, self._auth_timeout)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+
+    async def _cleanup(self) -> None:
+        self.closed = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._in_flight):
+            task.cancel()
+        if self.hub is not None:
+            await self.hub.detach(self)
+            for request_id, reply_to in list(self._awaiting.items()):
+                await self.hub.route_reply(reply_to, request_id, {"gone": True})
+            self._awaiting.clear()
+
+    def set_timer(self, name: str, delay: float, callback) -> None:  # noqa: ANN001
+        """Run ``callback`` (a coroutine function) after ``delay`` s, replacing ``name``."""
+        self.cancel_timer(name)
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(
+            max(delay, 0), lambda: self._spawn(callback())
+        )
+
+    def cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _auth_timeout(self) -> None:
+        if not self.authenticated and not self.closed:
+            await self.send_error(
+                protocol.NotAuthenticated("Authentication timed out"), None
+            )
+            await self.close_with(protocol.CLOSE_AUTH_TIMEOUT)
+
+    async def close_with(self, code: int) -> None:
+        """Close the socket from the server side with one of protocol.CLOSE_*."""
+        if not self.closed:
+            self.closed = True
+            await self.close(code)
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def deliver(self, text: str) -> None:
+        """Write one encoded frame; a socket that is closing is skipped."""
+        if self.closed:
+            return
+        try:
+            await self.send(text_data=text)
+        except Exception:  # noqa: BLE001 - the transport went away under us
+            self.closed = True
+
+    async def send_event(self, event: str, data: Any = None, request_id: Any = None) -> None:
+        await self.deliver(protocol.encode(event, data, request_id))
+
+    async def send_error(self, error: ProtocolError, request_id: Any) -> None:
+        await self.send_event("error", error.as_data(), request_id)
+
+    def expect_reply(self, request_id: str, reply_to: str) -> None:
+        """The next frame from this client carrying ``request_id`` answers a hub request."""
+        self._awaiting[request_id] = reply_to
+
+    # -- receiving ----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        request_id = None
+        try:
+            if text_data is None:
+                raise InvalidMessage("Binary frames are not supported; send JSON text")
+            if len(text_data) > settings.WS_MAX_FRAME_BYTES and (
+                len(text_data.encode()) > settings.WS_MAX_FRAME_BYTES
+            ):
+                raise FrameTooLarge(
+                    f"Frame too large (limit {settings.WS_MAX_FRAME_BYTES} bytes)"
+                )
+            message = protocol.parse(text_data)
+            request_id = message.get("requestId")
+            event = protocol.check_envelope(message)
+            if isinstance(request_id, str) and request_id in self._awaiting:
+                reply_to = self._awaiting.pop(request_id)
+                await self.hub.route_reply(reply_to, request_id, {"message": message})
+                return
+            spec = self._authorise(event)
+            data = spec.validate(message.get("data"))
+        except ProtocolError as error:
+            await self.send_error(error, request_id)
+            return
+        request = Request(event=event, data=data, request_id=request_id, connection=self)
+        if not spec.auth:
+            # auth (and ping) run in order: later frames see the new state.
+            await self._run(spec, request)
+            return
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            await self.send_error(RateLimited("Too many requests in flight"), request_id)
+            return
+        self._spawn(self._run(spec, request))
+
+    def _spawn(self, coroutine) -> None:  # noqa: ANN001
+        task = asyncio.ensure_future(coroutine)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    def _authorise(self, event: str) -> EventSpec:
+        """The event's declaration, once this socket may send it."""
+        spec = registry.get(event)
+        if spec is None:
+            raise UnknownEvent(f"Unknown event: {event}")
+        if spec.auth and not self.authenticated:
+            raise NotAuthenticated()
+        if spec.permission is not None and spec.permission not in self.permissions:
+            raise PermissionDenied(f"Permission denied: {event} requires {spec.permission}")
+        return spec
+
+    async def _run(self, spec: EventSpec, request: Request) -> None:
+        try:
+            reply = await spec.handler(request)
+        except ProtocolError as error:
+            await self.send_error(error, request.request_id)
+            if error.close_code is not None:
+                await self.close_with(error.close_code)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - report, keep the socket
+            log.exception("socket event %s failed", spec.name)
+            await self.send_error(InternalError(), request.request_id)
+            return
+        if isinstance(reply, Reply):
+            await self.send_event(reply.event, reply.data, request.request_id)
+        elif request.request_id is not None:
+            await self.send_event("ack", None, request.request_id)
+
+    # -- auth state ---------------------------------------------------------------------
+
+    async def set_principal(
+        self,
+        *,
+        username: str,
+        user_id: int,
+        permissions: frozenset[str],
+        token_permissions: list[str],
+        jti: str | None,
+        exp: float,
+    ) -> None:
+        """Mark the socket authenticated as ``username`` with a verified token."""
+        self.username = username
+        self.user_id = user_id
+        self.permissions = permissions
+        self.token_permissions = token_permissions
+        self.token_jti = jti
+        self.token_exp = exp
+        self.cancel_timer("auth")
+        first = not self.authenticated_once
+        self.authenticated = self.authenticated_once = True
+        if first:
+            await self.hub.authenticated(self)

@@ -1,0 +1,129 @@
+"""The socket events the realtime app itself owns: auth, ping, and the spec's exports
+offered to the game server's bridge."""
+
+from __future__ import annotations
+
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from rest_framework import serializers
+
+from accounts import permissions as perms
+from accounts.services import authenticate
+from realtime import api, protocol, tokens
+from realtime.fields import StrictCharField
+from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
+from realtime.registry import Reply, Request, event
+
+
+class AuthSchema(serializers.Serializer):
+    token = StrictCharField(max_length=8192, trim_whitespace=False)
+
+
+@event("auth", auth=False, schema=AuthSchema, reply="authenticated", rate="auth")
+async def auth(request: Request) -> Reply:
+    """Authenticate (or re-authenticate) the socket with a JWT."""
+    conn = request.connection
+    payload = tokens.verify(request.data["token"])
+    if conn.authenticated and payload["sub"] != conn.username:
+        # Re-auth may renew the token, never switch to another user.
+        raise PermissionDenied("Re-authentication must be for the same subject")
+    principal = await database_sync_to_async(authenticate)(payload)
+    if principal is None:
+        raise InvalidToken()
+    token_permissions = list(payload.get("permissions", []))
+    effective = perms.expand(token_permissions) & principal.grants
+    await conn.set_principal(
+        username=principal.username,
+        user_id=principal.user_id,
+        permissions=effective,
+        token_permissions=token_permissions,
+        jti=payload.get("jti"),
+        exp=float(payload["exp"]),
+    )
+    schedule_expiry(conn)
+    return Reply(
+        "authenticated", {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
+    )
+
+
+def schedule_expiry(conn) -> None:  # noqa: ANN001
+    """tokenExpiring shortly before the token's exp, tokenExpired (and a close) at it."""
+    remaining = conn.token_exp - time.time()
+    warn_in = remaining - settings.WS_TOKEN_EXPIRY_WARNING
+    if warn_in > 0:
+        conn.set_timer("token-expiring", warn_in, lambda: _expiring(conn))
+    else:
+        conn.cancel_timer("token-expiring")
+    conn.set_timer("token-expired", remaining, lambda: _expired(conn))
+
+
+async def _expiring(conn) -> None:  # noqa: ANN001
+    await conn.send_event(
+        "tokenExpiring", {"expiresIn": max(0, round(conn.token_exp - time.time()))}
+    )
+
+
+async def _expired(conn) -> None:  # noqa: ANN001
+    if conn.token_exp is not None and conn.token_exp <= time.time() + 0.05:
+        conn.authenticated = False
+        await conn.send_event("tokenExpired")
+        await conn.close_with(protocol.CLOSE_TOKEN_EXPIRED)
+
+
+@event("ping", reply="pong")
+async def ping(request: Request) -> Reply:
+    """Round-trip check; answers the server's time in milliseconds."""
+    return Reply("pong", {"time": int(time.time() * 1000)})
+
+
+# -- the spec's exports, for the game server's bridge ---------------------------------
+
+
+class GenerateTokenSchema(serializers.Serializer):
+    sub = StrictCharField(max_length=150)
+    permissions = serializers.ListField(child=StrictCharField(max_length=64), max_length=32)
+    expiresIn = StrictCharField(max_length=16, required=False, default="24h")
+
+
+@event("generateToken", permission=perms.GAMESERVER, schema=GenerateTokenSchema, reply="token", rate="command")
+async def generate_token(request: Request) -> Reply:
+    """The export generateToken(sub, permissions, expiresIn): mint within sub's grants."""
+    data = request.data
+    try:
+        token = await api.agenerate_token(
+            data["sub"], data["permissions"], data["expiresIn"], label=f"bridge:{request.username}"
+        )
+    except api.TokenRequestError as exc:
+        raise InvalidPayload(str(exc)) from None
+    return Reply("token", {"token": token})
+
+
+class BroadcastSchema(serializers.Serializer):
+    event = serializers.RegexField(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+    data = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+@event("broadcast", permission=perms.GAMESERVER, schema=BroadcastSchema, reply="ack", rate="command")
+async def broadcast(request: Request) -> None:
+    """The export broadcast(event, data): to every authenticated client."""
+    await api.abroadcast(request.data["event"], request.data["data"])
+
+
+class SendToClientSchema(BroadcastSchema):
+    clientId = StrictCharField(max_length=64)
+
+
+@event("sendToClient", permission=perms.GAMESERVER, schema=SendToClientSchema, reply="sent", rate="command")
+async def send_to_client(request: Request) -> Reply:
+    """The export sendToClient(clientId, event, data); answers whether it was delivered."""
+    data = request.data
+    delivered = await api.asend_to_client(data["clientId"], data["event"], data["data"])
+    return Reply("sent", {"delivered": delivered})
+
+
+@event("getConnectedClients", permission=perms.GAMESERVER, reply="clients")
+async def get_connected_clients(request: Request) -> Reply:
+    """The export getConnectedClients(): ids of every authenticated client."""
+    return Reply("clients", {"clients": await api.aget_connected_clients()})

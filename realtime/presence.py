@@ -1,0 +1,126 @@
+"""Which authenticated clients are connected, and to which server process.
+
+With the in-memory channel layer there is one process and the list lives in it. With
+Redis (``REDIS_URL``) every process records its clients in Redis and refreshes a heartbeat;
+a process that stops refreshing (killed, frozen) is dropped with all its clients once its
+heartbeat is ``WS_PRESENCE_TTL`` seconds old, by whichever process looks next.
+
+Keys (Redis):
+  ws:procs              sorted set: process channel -> last heartbeat (unix time)
+  ws:where              hash: client id -> process channel
+  ws:proc:<channel>     set: the client ids held by that process
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+
+from django.conf import settings
+
+PROCS = "ws:procs"
+WHERE = "ws:where"
+
+
+def proc_key(channel: str) -> str:
+    return f"ws:proc:{channel}"
+
+
+def uses_redis() -> bool:
+    """Whether presence (and the channel layer) are shared through Redis."""
+    return bool(getattr(settings, "REDIS_URL", ""))
+
+
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def redis_client():
+    """An asyncio Redis client for the running event loop (one per loop)."""
+    import redis.asyncio as aioredis
+
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        _clients[loop] = client
+    return client
+
+
+class RedisPresence:
+    """Presence shared by every process through Redis."""
+
+    async def heartbeat(self, channel: str, client_ids: list[str]) -> None:
+        """Mark ``channel`` alive and re-assert its clients (heals after a Redis restart)."""
+        r = redis_client()
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.zadd(PROCS, {channel: time.time()})
+            if client_ids:
+                pipe.sadd(proc_key(channel), *client_ids)
+                pipe.hset(WHERE, mapping={cid: channel for cid in client_ids})
+            await pipe.execute()
+        await self.prune()
+
+    async def prune(self) -> None:
+        """Forget processes whose heartbeat is older than WS_PRESENCE_TTL, and their clients."""
+        r = redis_client()
+        dead = await r.zrangebyscore(PROCS, 0, time.time() - settings.WS_PRESENCE_TTL)
+        for channel in dead:
+            ids = await r.smembers(proc_key(channel))
+            async with r.pipeline(transaction=True) as pipe:
+                if ids:
+                    pipe.hdel(WHERE, *ids)
+                pipe.delete(proc_key(channel))
+                pipe.zrem(PROCS, channel)
+                await pipe.execute()
+
+    async def add(self, channel: str, client_id: str) -> None:
+        r = redis_client()
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.sadd(proc_key(channel), client_id)
+            pipe.hset(WHERE, client_id, channel)
+            await pipe.execute()
+
+    async def remove(self, channel: str, client_id: str) -> None:
+        r = redis_client()
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.srem(proc_key(channel), client_id)
+            pipe.hdel(WHERE, client_id)
+            await pipe.execute()
+
+    async def leave(self, channel: str) -> None:
+        """This process is stopping: forget it and its clients now."""
+        r = redis_client()
+        ids = await r.smembers(proc_key(channel))
+        async with r.pipeline(transaction=True) as pipe:
+            if ids:
+                pipe.hdel(WHERE, *ids)
+            pipe.delete(proc_key(channel))
+            pipe.zrem(PROCS, channel)
+            await pipe.execute()
+
+    async def live_procs(self) -> list[str]:
+        r = redis_client()
+        return await r.zrangebyscore(PROCS, time.time() - settings.WS_PRESENCE_TTL, "+inf")
+
+    async def clients(self) -> list[str]:
+        r = redis_client()
+        procs = await self.live_procs()
+        if not procs:
+            return []
+        async with r.pipeline(transaction=False) as pipe:
+            for channel in procs:
+                pipe.smembers(proc_key(channel))
+            groups = await pipe.execute()
+        return sorted(cid for ids in groups for cid in ids)
+
+    async def locate(self, client_id: str) -> str | None:
+        """The live process channel holding ``client_id``, or None."""
+        r = redis_client()
+        channel = await r.hget(WHERE, client_id)
+        if channel is None:
+            return None
+        score = await r.zscore(PROCS, channel)
+        if score is None or score < time.time() - settings.WS_PRESENCE_TTL:
+            return None
+        return channel

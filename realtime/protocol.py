@@ -1,0 +1,181 @@
+"""The envelope of every frame, the error codes and the close codes of the socket.
+
+Every frame is ``{event, data?, requestId?}``. Errors are raised anywhere as
+:class:`ProtocolError` subclasses and turned into ``{event: "error", data: {message,
+code}}`` frames in one place, the consumer's dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Close codes (RFC 6455 private range 4000-4999 for the platform's own; 1009 is standard).
+CLOSE_INVALID_TOKEN = 4001
+CLOSE_AUTH_TIMEOUT = 4002
+CLOSE_ACCESS_REVOKED = 4003
+CLOSE_TOKEN_EXPIRED = 4004
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_IDLE_TIMEOUT = 4010
+CLOSE_RATE_LIMITED = 4029
+CLOSE_SERVER_SHUTDOWN = 1001
+
+CLOSE_CODES = {
+    CLOSE_INVALID_TOKEN: "auth was refused (Invalid token)",
+    CLOSE_AUTH_TIMEOUT: "no successful auth within WS_AUTH_TIMEOUT seconds",
+    CLOSE_ACCESS_REVOKED: "the token was revoked or its user deactivated",
+    CLOSE_TOKEN_EXPIRED: "the token expired and no new one was sent",
+    CLOSE_SLOW_CONSUMER: "the client stopped reading and its outbound queue filled up",
+    CLOSE_IDLE_TIMEOUT: "an authenticated socket sent nothing for too long",
+    CLOSE_RATE_LIMITED: "persistent flooding after rate_limited errors",
+    CLOSE_SERVER_SHUTDOWN: "the server process is shutting down",
+}
+
+Envelope = dict[str, Any]
+
+
+class ProtocolError(Exception):
+    """An error reported to the client as an ``error`` frame; the socket stays open."""
+
+    code = "error"
+    default_message = "Error"
+    close_code: int | None = None  # when set, the socket is closed after the error frame
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def as_data(self) -> dict[str, Any]:
+        """The ``data`` of the error frame."""
+        return {"message": self.message, "code": self.code, **self.details}
+
+
+class InvalidMessage(ProtocolError):
+    code = "invalid_message"
+    default_message = "Invalid message"
+
+
+class FrameTooLarge(ProtocolError):
+    code = "frame_too_large"
+    default_message = "Frame too large"
+
+
+class InvalidToken(ProtocolError):
+    code = "invalid_token"
+    default_message = "Invalid token"
+    close_code = CLOSE_INVALID_TOKEN
+
+
+class NotAuthenticated(ProtocolError):
+    code = "not_authenticated"
+    default_message = "Not authenticated"
+
+
+class PermissionDenied(ProtocolError):
+    code = "permission_denied"
+    default_message = "Permission denied"
+
+
+class UnknownEvent(ProtocolError):
+    code = "unknown_event"
+    default_message = "Unknown event"
+
+
+class InvalidPayload(ProtocolError):
+    code = "invalid_payload"
+    default_message = "Invalid payload"
+
+
+class NotFound(ProtocolError):
+    code = "not_found"
+    default_message = "Not found"
+
+
+class Conflict(ProtocolError):
+    code = "conflict"
+    default_message = "Conflict"
+
+
+class GameServerOffline(ProtocolError):
+    code = "game_server_offline"
+    default_message = "The game server is offline"
+
+
+class CommandFailed(ProtocolError):
+    code = "command_failed"
+    default_message = "The game server could not carry out the command"
+
+
+class RateLimited(ProtocolError):
+    code = "rate_limited"
+    default_message = "Too many requests"
+
+
+class ServiceUnavailable(ProtocolError):
+    code = "service_unavailable"
+    default_message = "The platform cannot answer right now; try again"
+
+
+class InternalError(ProtocolError):
+    code = "internal_error"
+    default_message = "Internal error"
+
+
+ERROR_CODES = {
+    cls.code: cls.default_message
+    for cls in (
+        InvalidMessage,
+        FrameTooLarge,
+        InvalidToken,
+        NotAuthenticated,
+        PermissionDenied,
+        UnknownEvent,
+        InvalidPayload,
+        NotFound,
+        Conflict,
+        GameServerOffline,
+        CommandFailed,
+        RateLimited,
+        ServiceUnavailable,
+        InternalError,
+    )
+}
+
+_NO_REQUEST_ID = object()
+
+
+def encode(event: str, data: Any = None, request_id: Any = _NO_REQUEST_ID) -> str:
+    """One frame's JSON text; ``data`` is left out when None, as the spec's examples do."""
+    frame: Envelope = {"event": event}
+    if data is not None:
+        frame["data"] = data
+    if request_id is not _NO_REQUEST_ID and request_id is not None:
+        frame["requestId"] = request_id
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse(text: str) -> Envelope:
+    """The envelope in a text frame, or :class:`InvalidMessage` saying what is wrong."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidMessage("Invalid JSON") from None
+    if not isinstance(message, dict):
+        raise InvalidMessage("A message must be a JSON object {event, data?, requestId?}")
+    return message
+
+
+def check_envelope(message: Envelope) -> str:
+    """The message's event name, once its fields have the envelope's types."""
+    event = message.get("event")
+    if not isinstance(event, str) or not event:
+        raise InvalidMessage("'event' must be a non-empty string")
+    request_id = message.get("requestId")
+    if request_id is not None and not isinstance(request_id, (str, int, float)) or isinstance(
+        request_id, bool
+    ):
+        raise InvalidMessage("'requestId' must be a string or a number")
+    if len(event) > 64:
+        raise InvalidMessage("'event' is too long")
+    return event

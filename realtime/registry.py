@@ -1,0 +1,172 @@
+"""The registry of socket events: each declared once with its permission, payload schema
+and handler.
+
+Apps add to it from an ``events.py`` module (discovered in ``RealtimeConfig.ready()``, the
+way ``django.contrib.admin`` discovers ``admin.py``)::
+
+    from realtime.registry import Reply, event
+
+    @event("getStats", permission="stats.view", reply="stats")
+    async def get_stats(request):
+        return Reply("stats", {...})
+
+The consumer looks events up here and nowhere else: an event not registered is an
+``unknown_event`` error, never an attribute looked up from client text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import serializers
+
+from accounts.permissions import CATALOGUE
+from realtime.protocol import InvalidPayload
+
+if TYPE_CHECKING:
+    from realtime.consumer import RealtimeConsumer
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler answers: an event name and its data, sent with the request's id."""
+
+    event: str
+    data: Any = None
+
+
+@dataclass
+class Request:
+    """One client request, as a handler sees it: validated data and the connection."""
+
+    event: str
+    data: Any
+    request_id: Any
+    connection: RealtimeConsumer
+
+    @property
+    def client_id(self) -> str:
+        return self.connection.client_id
+
+    @property
+    def username(self) -> str | None:
+        return self.connection.username
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return self.connection.permissions
+
+    @property
+    def token_jti(self) -> str | None:
+        return self.connection.token_jti
+
+
+Handler = Callable[[Request], Awaitable["Reply | None"]]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """The declaration of one client-to-server event."""
+
+    name: str
+    handler: Handler
+    permission: str | None = None  # None: any authenticated client
+    auth: bool = True  # False: may be sent before auth (only "auth" and "ping")
+    schema: type[serializers.Serializer] | None = None
+    reply: str | None = None  # the event the reply carries, for docs/PROTOCOL.md
+    rate: str = "read"  # rate-limit class: "auth", "read" or "command"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, data: Any) -> Any:
+        """The handler's input, or :class:`InvalidPayload` saying which field is wrong."""
+        if self.schema is None:
+            return data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InvalidPayload(f"'data' of {self.name} must be an object")
+        serializer = self.schema(data=data)
+        if not serializer.is_valid():
+            raise InvalidPayload(
+                f"Invalid {self.name}: {describe_errors(serializer.errors)}",
+                errors=serializer.errors,
+            )
+        return serializer.validated_data
+
+
+def describe_errors(errors: Any, prefix: str = "") -> str:
+    """DRF's nested error dict as one human sentence: ``source: A valid integer is required.``"""
+    if isinstance(errors, dict):
+        parts = [
+            describe_errors(value, f"{prefix}{key}." if key != "non_field_errors" else prefix)
+            for key, value in errors.items()
+        ]
+        return "; ".join(p for p in parts if p)
+    if isinstance(errors, list):
+        if errors and all(isinstance(e, str) for e in errors):
+            return f"{prefix.rstrip('.') + ': ' if prefix else ''}{' '.join(errors)}"
+        return "; ".join(describe_errors(e, prefix) for e in errors if e)
+    return f"{prefix.rstrip('.')}: {errors}" if prefix else str(errors)
+
+
+class EventRegistry:
+    """Name -> :class:`EventSpec`."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, EventSpec] = {}
+
+    def register(self, spec: EventSpec) -> EventSpec:
+        if spec.name in self._events:
+            raise ValueError(f"socket event {spec.name!r} is registered twice")
+        if spec.permission is not None and spec.permission not in CATALOGUE:
+            raise ValueError(f"{spec.name}: unknown permission {spec.permission!r}")
+        if spec.rate not in {"auth", "read", "command"}:
+            raise ValueError(f"{spec.name}: unknown rate class {spec.rate!r}")
+        self._events[spec.name] = spec
+        return spec
+
+    def get(self, name: str) -> EventSpec | None:
+        return self._events.get(name)
+
+    def all(self) -> list[EventSpec]:
+        return sorted(self._events.values(), key=lambda s: s.name)
+
+    def names(self) -> set[str]:
+        return set(self._events)
+
+
+registry = EventRegistry()
+
+
+def event(
+    name: str,
+    *,
+    permission: str | None = None,
+    auth: bool = True,
+    schema: type[serializers.Serializer] | None = None,
+    reply: str | None = None,
+    rate: str = "read",
+) -> Callable[[Handler], Handler]:
+    """Register the decorated coroutine as the handler of socket event ``name``."""
+
+    def decorate(handler: Handler) -> Handler:
+        registry.register(
+            EventSpec(
+                name=name,
+                handler=handler,
+                permission=permission,
+                auth=auth,
+                schema=schema,
+                reply=reply,
+                rate=rate,
+                description=(handler.__doc__ or "").strip().splitlines()[0]
+                if handler.__doc__
+                else "",
+            )
+        )
+        return handler
+
+    return decorate

@@ -1,0 +1,85 @@
+"""The socket's JWTs: HS256, signed with WS_JWT_SECRET, in the spec's payload format.
+
+Payload: ``sub`` (username), ``permissions`` (list), ``iat``, ``exp``, and ``jti``. Tokens
+minted by any standard JWT library with the secret and the spec's claims are accepted;
+``token_type`` is optional, but when present it must be ``ws`` (a simplejwt ``refresh`` or
+``access`` token of some other app is refused).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+
+from realtime.protocol import InvalidToken
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``, ``"2w"`` or plain seconds, as a timedelta."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool):
+        raise ValueError("a duration must be like 30s, 15m, 24h, 7d or a number of seconds")
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(
+            f"invalid duration {value!r}: use 30s, 15m, 24h, 7d, 2w or a number of seconds"
+        )
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, not {value!r}")
+    return timedelta(seconds=seconds)
+
+
+class WSToken(Token):
+    """A socket token; simplejwt checks signature, algorithm, ``exp`` and leeway."""
+
+    token_type = "ws"
+    lifetime = timedelta(hours=24)
+
+    def verify(self) -> None:
+        self.check_exp()
+        claim = api_settings.TOKEN_TYPE_CLAIM
+        if claim in self.payload and self.payload[claim] != self.token_type:
+            raise TokenError("Token has wrong type")
+        sub = self.payload.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenError("Token has no subject")
+        permissions = self.payload.get("permissions", [])
+        if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+            raise TokenError("Token permissions must be a list of strings")
+        jti = self.payload.get("jti")
+        if jti is not None and not isinstance(jti, str):
+            raise TokenError("Token jti must be a string")
+
+
+def mint(sub: str, permissions: list[str], expires_in: str | int | timedelta) -> WSToken:
+    """A new signed token (not registered; see realtime.api.generate_token)."""
+    lifetime = parse_duration(expires_in)
+    if lifetime > parse_duration(settings.WS_MAX_TOKEN_LIFETIME):
+        raise ValueError(f"expiry {expires_in!r} is longer than WS_MAX_TOKEN_LIFETIME")
+    token = WSToken()
+    token.set_exp(lifetime=lifetime)
+    token["sub"] = sub
+    token["permissions"] = list(permissions)
+    return token
+
+
+def verify(raw: object) -> dict:
+    """The verified payload of a token string, or :class:`InvalidToken`."""
+    if not isinstance(raw, str) or not raw or len(raw) > 8192:
+        raise InvalidToken()
+    try:
+        return WSToken(raw).payload
+    except TokenError:
+        raise InvalidToken() from None
