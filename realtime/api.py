@@ -47,7 +47,7 @@ def generate_token(
     principal = load_principal(sub)
     if principal is None:
         raise TokenRequestError(f"no active user named {sub!r}")
-    not_held = sorted(perms.expand(permissions) - principal.grants)
+    not_held = perms.ordered(perms.expand(permissions) - principal.grants)
     if not_held:
         raise TokenRequestError(f"{sub!r} does not hold: {', '.join(not_held)}")
     try:

@@ -76,6 +76,8 @@ class Hub:
             try:
                 self.channel = await self.layer.new_channel("hub.")
                 await self.layer.group_add(HUB_GROUP, self.channel)
+                if self.presence:
+                    await self.presence.heartbeat(self.channel, [])
                 self._tasks = [
                     asyncio.create_task(self._listen(), name="realtime-hub-listen"),
                     asyncio.create_task(self._heartbeat(), name="realtime-hub-heartbeat"),

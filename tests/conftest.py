@@ -1,10 +1,19 @@
 from __future__ import annotations
 
 import os
+import uuid
+from urllib.parse import urlparse
 
 import pytest
 
 from tests.live import Platform, reachable
+
+
+def unavailable(reason: str) -> None:
+    """Skip with ``reason``, or fail where CI demands every service (CI_REQUIRE_SERVICES)."""
+    if os.environ.get("CI_REQUIRE_SERVICES"):
+        pytest.fail(f"CI requires this service: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -18,19 +27,47 @@ def platform(tmp_path):
 
 def redis_url() -> str | None:
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    from urllib.parse import urlparse
-
     parsed = urlparse(url)
     return url if reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379) else None
 
 
 @pytest.fixture
 def redis_env():
-    """REDIS_URL for server processes, or a skip saying Redis is not reachable."""
+    """REDIS_URL for server processes (its database flushed), or a stated skip."""
     url = redis_url()
     if url is None:
-        pytest.skip("Redis is not reachable at TEST_REDIS_URL / 127.0.0.1:6379")
+        unavailable("Redis is not reachable at TEST_REDIS_URL (default redis://127.0.0.1:6379/0)")
     import redis
 
     redis.Redis.from_url(url).flushdb()
     return {"REDIS_URL": url}
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_env():
+    """DATABASE_URL of a throwaway PostgreSQL database, dropped afterwards, or a stated skip."""
+    admin = postgres_admin_url()
+    parsed = urlparse(admin)
+    if not reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
+        unavailable("PostgreSQL is not reachable at TEST_POSTGRES_URL (default 127.0.0.1:5432)")
+    import psycopg
+
+    name = f"fivem_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield {"DATABASE_URL": admin.rsplit("/", 1)[0] + "/" + name}
+    with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_platform(tmp_path, postgres_env):
+    """Like ``platform``, on a fresh PostgreSQL database."""
+    p = Platform(tmp_path, postgres_env)
+    p.migrate()
+    yield p
+    p.stop_all()

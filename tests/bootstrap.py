@@ -1,4 +1,4 @@
-"""Test-wide environment: a random token secret for this run, never the developer's."""
+"""Loaded first (pytest -p): a random token secret for this run, never the developer's."""
 
 import os
 import secrets

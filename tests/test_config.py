@@ -1,0 +1,54 @@
+"""Configuration from the environment: safe defaults, refusals for production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import ROOT
+
+STRONG = "s" * 40
+
+
+def check(**env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k not in {"WS_JWT_SECRET", "DEBUG"}}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "admin.example.com"}, "WS_JWT_SECRET is required"),
+        ({"DEBUG": "false", "WS_JWT_SECRET": "short", "ALLOWED_HOSTS": "a.example.com"}, "at least 32 characters"),
+        ({"DEBUG": "true", "WS_JWT_SECRET": "short"}, "at least 32 characters"),
+        ({"DEBUG": "true", "WS_JWT_SECRET": STRONG, "ALLOWED_HOSTS": "admin.example.com"}, "DEBUG is on while ALLOWED_HOSTS"),
+        ({"DEBUG": "maybe", "WS_JWT_SECRET": STRONG}, "DEBUG must be true or false"),
+        ({"WS_JWT_SECRET": STRONG, "WS_PORT": "port"}, "WS_PORT must be a whole number"),
+        ({"WS_JWT_SECRET": STRONG, "DATABASE_URL": "mysql://x"}, "DATABASE_URL scheme 'mysql'"),
+    ],
+)
+def test_refusals(env, message):
+    result = check(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_with_a_strong_secret_starts():
+    result = check(DEBUG="false", WS_JWT_SECRET=STRONG, ALLOWED_HOSTS="admin.example.com")
+    assert result.returncode == 0, result.stderr
+
+
+def test_database_url_parsing(tmp_path):
+    from project.config import database_from_url
+
+    pg = database_from_url("postgres://u:p%40ss@db.local:5433/fivem", tmp_path)
+    assert pg["ENGINE"] == "django.db.backends.postgresql"
+    assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == ("fivem", "u", "p@ss", "db.local", "5433")
+    assert database_from_url(f"sqlite:///{tmp_path}/x.db", tmp_path)["NAME"] == f"{tmp_path}/x.db"
+    assert database_from_url("", tmp_path)["NAME"] == tmp_path / "db.sqlite3"
