@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -97,13 +96,9 @@ def jwt_secret(debug: bool, local_file: Path) -> str:
     stored = secrets.token_urlsafe(48)
     local_file.write_text(stored + "\n")
     local_file.chmod(0o600)
-    warnings.warn(
-        f"WS_JWT_SECRET is not set: generated a development secret into {local_file.name} "
-        "(git-ignored). Set WS_JWT_SECRET in production.",
-        stacklevel=2,
-    )
     print(
-        f"warning: WS_JWT_SECRET is not set; using the development secret in {local_file}",
+        f"warning: WS_JWT_SECRET is not set; generated a development secret into {local_file} "
+        "(git-ignored). Set WS_JWT_SECRET in production.",
         file=sys.stderr,
     )
     return stored
