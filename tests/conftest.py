@@ -34,3 +34,12 @@ def redis_env():
 
     redis.Redis.from_url(url).flushdb()
     return {"REDIS_URL": url}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Each test starts with an empty Django cache: cached principals never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
