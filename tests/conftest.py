@@ -16,6 +16,15 @@ def platform(tmp_path):
     p.stop_all()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Each test starts with an empty Django cache: cached principals never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def redis_url() -> str | None:
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     from urllib.parse import urlparse
@@ -34,12 +43,3 @@ def redis_env():
 
     redis.Redis.from_url(url).flushdb()
     return {"REDIS_URL": url}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_access_cache():
-    """Each test starts with an empty Django cache: cached principals never leak between tests."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
