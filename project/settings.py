@@ -35,15 +35,15 @@ WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
 WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
 WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
 WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", False)
-# How long an admin command waits for the game server to answer.
-WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
-# tokenExpiring is sent this many seconds before a token expires.
-WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 # Longest a cached principal or token state may outlive a change the signals missed
 # (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
 WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)
 # An issued token's last_used_at is written at most once per this many seconds.
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
+# How long an admin command waits for the game server to answer.
+WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
+# tokenExpiring is sent this many seconds before a token expires.
+WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 
 INSTALLED_APPS = [
     "daphne",
@@ -67,9 +67,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    # After authentication: turns a locked-out login into django-axes' lockout response
+    # (the middlewares around it still add their headers to that response).
     "axes.middleware.AxesMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 # Staff log in with Django's authentication; django-axes throttles failed logins.
