@@ -35,6 +35,11 @@ WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
 WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
 WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
 WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", False)
+# Longest a cached principal or token state may outlive a change the signals missed
+# (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
+WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)
+# An issued token's last_used_at is written at most once per this many seconds.
+WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.
 WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
 # tokenExpiring is sent this many seconds before a token expires.
@@ -49,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "realtime",
     "game",
@@ -61,8 +67,26 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: turns a locked-out login into django-axes' lockout response
+    # (the middlewares around it still add their headers to that response).
+    "axes.middleware.AxesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Staff log in with Django's authentication; django-axes throttles failed logins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT failed logins for one username, or from one address, that
+# username or address is locked out for AXES_COOLOFF_TIME (hours; 429 response).
+AXES_FAILURE_LIMIT = config.env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = config.env_float("AXES_COOLOFF_TIME", 0.25, minimum=0.001)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Client address: REMOTE_ADDR, which the server sets from X-Forwarded-For only with
+# WS_TRUST_PROXY_HEADERS (see `serve`): a client cannot pick its own address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
