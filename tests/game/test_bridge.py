@@ -259,3 +259,33 @@ async def test_state_lives_in_the_database(admin, bridge):
     assert rows == [(1, "Ann")]
     server = await GameServer.objects.aget(pk=1)
     assert server.name == "Test server" and server.bridge_client_id == bridge.client_id
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "message"),
+    [
+        ({"license": "x" * 121}, "identifiers: The license identifier must be a non-empty string of at most "
+                                 "128 characters (type: prefix included)."),
+        ({"License": "license:x"}, "identifiers: 'License' is not an identifier type (lowercase letters, digits, _)."),
+        ({"license": 5}, "identifiers: The license identifier must be a non-empty string of at most "
+                         "128 characters (type: prefix included)."),
+        ({f"t{i}": "v" for i in range(17)}, "identifiers: At most 16 identifiers."),
+    ],
+)
+async def test_identifiers_are_checked_after_their_type_prefix_is_added(bridge, identifiers, message):
+    reply = await ask(bridge, "playerJoined", {"source": 1, "name": "x", "identifiers": identifiers})
+    assert reply["data"]["message"] == f"Invalid playerJoined: {message}"
+    assert not await Player.objects.aexists()
+
+
+async def test_identifiers_get_their_type_prefix(admin, bridge):
+    await ask(bridge, "playerJoined", {"source": 1, "name": "x", "identifiers": {"license": "abc", "discord": "discord:1"}})
+    players = (await ask(admin, "getPlayers"))["data"]["players"]
+    assert players[0]["identifiers"] == {"license": "license:abc", "discord": "discord:1"}
+
+
+async def test_non_finite_numbers_are_refused(bridge):
+    await bridge.send('{"event": "serverSnapshot", "requestId": "n", "data": {"uptime": NaN}}')
+    reply = await bridge.expect("error")
+    assert reply["requestId"] == "n" and reply["data"]["code"] == "invalid_payload"
+    assert "uptime" in reply["data"]["message"]

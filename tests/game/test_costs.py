@@ -76,6 +76,6 @@ async def test_a_snapshot_of_2048_players_costs_statements_per_frame_not_per_pla
 
 
 def statements(queries) -> list[str]:  # noqa: ANN001
-    """The SQL sent, without transaction control (BEGIN, SAVEPOINT, RELEASE)."""
-    control = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
+    """The SQL sent, without transaction control (BEGIN, SAVEPOINT, RELEASE, SET LOCAL)."""
+    control = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "SET LOCAL")
     return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]

@@ -5,21 +5,53 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import re
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from websockets.asyncio.client import connect
 
 from tests.helpers import spec_token
-from tests.live import ROOT
+from tests.live import ROOT, Platform, reachable
 
 pytestmark = pytest.mark.live
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def game_platform(request, tmp_path):
+    """A migrated platform on SQLite, or on a fresh PostgreSQL database when reachable."""
+    env, database = {}, None
+    if request.param == "postgres":
+        url = urlparse(POSTGRES)
+        if not reachable(url.hostname or "127.0.0.1", url.port or 5432):
+            pytest.skip(f"PostgreSQL is not reachable at {url.hostname}:{url.port} (TEST_POSTGRES_URL)")
+        import psycopg
+
+        database = f"test_game_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        env = {"DATABASE_URL": url._replace(path=f"/{database}").geturl()}
+    platform = Platform(tmp_path, env)
+    try:
+        platform.migrate()
+        yield platform
+    finally:
+        platform.stop_all()
+        if database:
+            import psycopg
+
+            with psycopg.connect(POSTGRES, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 class Output:
@@ -103,7 +135,8 @@ def start_simulator(platform, url: str) -> tuple[subprocess.Popen, Output]:  # n
     return proc, Output(proc)
 
 
-def test_admin_kicks_and_bans_a_simulated_player_over_real_sockets(platform):
+def test_admin_kicks_and_bans_a_simulated_player_over_real_sockets(game_platform):
+    platform = game_platform
     platform.shell(
         "from tests.helpers import make_user; make_user('boss', superuser=True); "
         "make_user('viewer', ['players.view'])"
