@@ -112,10 +112,18 @@ def add_player(source: int, name: str, identifiers: dict) -> None:
 def remove_player(source: int) -> str:
     """A player left: their name, or :class:`NotFound`."""
     with presence_write():
-        name = Player.objects.filter(source=source).values_list("name", flat=True).first()
-        if name is None:
-            raise NotFound(f"No online player with source {source}")
-        Player.objects.filter(source=source).delete()
+        if connection.features.can_return_columns_from_insert:  # RETURNING: SQLite 3.35+, PostgreSQL
+            table = connection.ops.quote_name(Player._meta.db_table)
+            with connection.cursor() as cursor:
+                # One statement that also says who left (a third of the ORM's select + delete).
+                cursor.execute(f"DELETE FROM {table} WHERE source = %s RETURNING name", [source])
+                row = cursor.fetchone()
+            name = row[0] if row else None
+        else:
+            name = Player.objects.filter(source=source).values_list("name", flat=True).first()
+            Player.objects.filter(source=source).delete()
+    if name is None:
+        raise NotFound(f"No online player with source {source}")
     return name
 
 
