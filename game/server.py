@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import GAMESERVER
+from game import view
 from game.models import GameServer, Player
 from realtime import api
 from realtime.hub import get_hub
@@ -72,6 +73,7 @@ async def ensure_bridge(request: Request) -> None:
         return
     if await online_bridge() is None:
         await database_sync_to_async(claim)(request.client_id, request.username)
+        await view.changed()
     _settled.add(request.client_id)
 
 
@@ -99,4 +101,5 @@ async def on_client_disconnected(
         return
     _settled.discard(client_id)
     if await database_sync_to_async(release)(client_id):
+        await view.changed()
         await api.abroadcast("gameServerStatus", {"online": False})

@@ -80,3 +80,21 @@ def statements(queries) -> list[str]:  # noqa: ANN001
     """The SQL sent, without transaction control (BEGIN, SAVEPOINT, RELEASE, SET LOCAL)."""
     control = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "SET LOCAL")
     return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
+
+
+async def test_reads_cost_no_query_until_the_world_changes(admin, viewer, game):
+    await ask(admin, "getPlayers")
+    await ask(admin, "getStats")
+    with count_queries() as queries:
+        players = (await ask(viewer, "getPlayers"))["data"]["players"]
+        stats = (await ask(viewer, "getStats"))["data"]
+    assert statements(queries) == []
+    assert len(players) == stats["onlinePlayers"] == 2
+    joined = await game.sim.join(game.world.offline()[0])
+    await viewer.expect("playerJoined")
+    players = (await ask(viewer, "getPlayers"))["data"]["players"]
+    assert joined.source in [p["source"] for p in players], "a change is seen at once"
+    assert (await ask(viewer, "getStats"))["data"]["onlinePlayers"] == 3
+    await game.sim.leave(joined, "Exiting")
+    await viewer.expect("playerLeft")
+    assert (await ask(viewer, "getStats"))["data"]["onlinePlayers"] == 2
