@@ -117,6 +117,7 @@ class DurationField(serializers.Field):
 
 
 def reason_field(**kwargs) -> StrictCharField:  # noqa: ANN003
+    """Why (a kick, a ban): a string of at most 255 characters."""
     return StrictCharField(max_length=255, **kwargs)
 
 

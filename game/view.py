@@ -31,6 +31,7 @@ class View:
         self.entries: dict[str, tuple[float, Any]] = {}
 
     def invalidate(self) -> None:
+        """Forget every entry; reads already running will not store theirs."""
         self.generation += 1
         self.entries.clear()
 
