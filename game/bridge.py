@@ -61,9 +61,8 @@ async def snapshot_players(request: Request) -> Reply:
 @event("playerJoined", permission=GAMESERVER, schema=schemas.PlayerJoinedSchema, ordered=True)
 async def player_joined(request: Request) -> None:
     """A player joined the game server (after the bridge's checkBan admitted them)."""
-    await server.ensure_bridge(request)
     data = request.data
-    await db(world.add_player)(data["source"], data["name"], data["identifiers"])
+    await server.report(request, lambda: world.add_player(data["source"], data["name"], data["identifiers"]))
     await view.changed()
     await api.abroadcast(
         "playerJoined",
@@ -74,9 +73,8 @@ async def player_joined(request: Request) -> None:
 @event("playerLeft", permission=GAMESERVER, schema=schemas.PlayerLeftSchema, ordered=True)
 async def player_left(request: Request) -> None:
     """A player left the game server (for whatever reason, kicks and bans included)."""
-    await server.ensure_bridge(request)
     source, reason = request.data["source"], request.data["reason"]
-    name = await db(world.remove_player)(source)
+    name = await server.report(request, lambda: world.remove_player(source))
     await view.changed()
     await api.abroadcast("playerLeft", {"source": source, "name": name, "reason": reason})
 
@@ -84,9 +82,8 @@ async def player_left(request: Request) -> None:
 @event("characterSelected", permission=GAMESERVER, schema=schemas.CharacterSelectedSchema, ordered=True)
 async def character_selected(request: Request) -> None:
     """A player chose the character they play."""
-    await server.ensure_bridge(request)
     source, character = request.data["source"], request.data["character"]
-    await db(world.select_character)(source, character)
+    await server.report(request, lambda: world.select_character(source, character))
     await view.changed()
     await api.abroadcast(
         "characterSelected", {"source": source, "characterId": character["id"], "name": character["name"]}
@@ -96,10 +93,9 @@ async def character_selected(request: Request) -> None:
 @event("characterUpdated", permission=GAMESERVER, schema=schemas.CharacterUpdatedSchema, ordered=True)
 async def character_updated(request: Request) -> None:
     """A player's character changed job, cash, bank or name."""
-    await server.ensure_bridge(request)
     changes = dict(request.data)
     source = changes.pop("source")
-    character = await db(world.update_character)(source, changes)
+    character = await server.report(request, lambda: world.update_character(source, changes))
     await view.changed()
     await api.abroadcast(
         "characterUpdated",

@@ -289,3 +289,20 @@ async def test_non_finite_numbers_are_refused(bridge):
     reply = await bridge.expect("error")
     assert reply["requestId"] == "n" and reply["data"]["code"] == "invalid_payload"
     assert "uptime" in reply["data"]["message"]
+
+
+async def test_a_refused_report_does_not_make_its_sender_the_bridge(admin, people):
+    first = await bridge_client()
+    await send_snapshot(first, [player(1)])
+    await GameServer.objects.filter(pk=1).aupdate(bridge_client_id="a-bridge-whose-process-died")
+    newcomer = await bridge_client()
+    reply = await ask(newcomer, "playerLeft", {"source": 99})
+    assert reply["data"]["code"] == "not_found"
+    server = await GameServer.objects.aget(pk=1)
+    assert server.bridge_client_id == "a-bridge-whose-process-died"
+    assert await Player.objects.acount() == 1, "nothing claimed, nothing cleared"
+    assert (await ask(newcomer, "playerJoined", {"source": 2, "name": "Bo"}))["event"] == "ack"
+    assert (await GameServer.objects.aget(pk=1)).bridge_client_id == newcomer.client_id
+    assert [p.source async for p in Player.objects.all()] == [2], "a claim starts with no players"
+    await newcomer.close()
+    await first.close()
