@@ -40,6 +40,28 @@ WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
 # tokenExpiring is sent this many seconds before a token expires.
 WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 
+# Hardening (docs/SECURITY.md lists every one with its meaning).
+# Token buckets per socket and event class: "N/window" (e.g. 5/1s, 3/5s); "0" = no limit.
+WS_RATE_AUTH = config.env_str("WS_RATE_AUTH", "3/5s")
+WS_RATE_READ = config.env_str("WS_RATE_READ", "30/1s")
+WS_RATE_COMMAND = config.env_str("WS_RATE_COMMAND", "5/1s")
+# Refused frames a socket may send before it is closed for flooding (4029).
+WS_RATE_FLOOD = config.env_str("WS_RATE_FLOOD", "50/10s")
+# Holders of these permissions are not rate limited (the game server's bridge).
+WS_RATE_EXEMPT = config.env_list("WS_RATE_EXEMPT", ["gameserver"])
+WS_MAX_SOCKETS_PER_USER = config.env_int("WS_MAX_SOCKETS_PER_USER", 32)
+WS_MAX_SOCKETS_PER_ADDRESS = config.env_int("WS_MAX_SOCKETS_PER_ADDRESS", 64)
+# Bytes a client may leave unread before it is cut off (4008).
+WS_MAX_OUTBOUND_BYTES = config.env_int("WS_MAX_OUTBOUND_BYTES", 1024 * 1024, minimum=16 * 1024)
+# Seconds an authenticated socket may stay silent before it is closed (4010); 0 = never.
+WS_IDLE_TIMEOUT = config.env_float("WS_IDLE_TIMEOUT", 0.0)
+WS_TRUST_PROXY_HEADERS = config.env_bool("WS_TRUST_PROXY_HEADERS", False)
+WS_TRUSTED_PROXIES = config.env_list("WS_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+WS_TLS_CERT = config.env_str("WS_TLS_CERT")
+WS_TLS_KEY = config.env_str("WS_TLS_KEY")
+if bool(WS_TLS_CERT) != bool(WS_TLS_KEY):
+    raise ImproperlyConfigured("WS_TLS_CERT and WS_TLS_KEY must be set together")
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
