@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "project.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -159,12 +160,24 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
-# Production HTTP settings (issue: hardening extends these).
-if not DEBUG:
-    SESSION_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
+# HTTP security (docs/SECURITY.md). Headers everywhere; cookie and HSTS settings bite in
+# production (HSTS is only ever sent over HTTPS, served here or by a trusted proxy).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = config.env_str("SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = config.env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = config.env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = config.env_bool("SECURE_SSL_REDIRECT", False)
+CONTENT_SECURITY_POLICY = config.env_str("CONTENT_SECURITY_POLICY", "") or None
+if CONTENT_SECURITY_POLICY is None:
+    from project.csp import DEFAULT_POLICY as CONTENT_SECURITY_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = config.env_bool("CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
 CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
 
 LOGGING = {

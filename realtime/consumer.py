@@ -39,7 +39,7 @@ from realtime.registry import EventSpec, Reply, Request, registry
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 32  # concurrent requests per socket; more is a client bug or a flood
+MAX_IN_FLIGHT = 32  # concurrent requests per socket; more wait until one finishes
 # After a slow consumer's close frame, how long it has to read it before the drop.
 SLOW_CONSUMER_GRACE = 1.0
 
@@ -253,6 +253,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # auth (and ping) run in order: later frames see the new state.
             await self._run(spec, request)
             return
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            # A burst (servers hand over queued frames without yielding): stop reading this
+            # socket until one finishes, which pushes back on the client through TCP.
+            await asyncio.wait(
+                set(self._in_flight), timeout=settings.WS_COMMAND_TIMEOUT,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             await self.send_error(RateLimited("Too many requests in flight"), request_id)
             return
