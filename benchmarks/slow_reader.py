@@ -130,7 +130,11 @@ async def main(args: argparse.Namespace) -> None:
             task.cancel()
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # stock uvicorn waits on the stalled client
+            proc.kill()
+            proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -43,33 +43,40 @@ def tls_files() -> tuple[str, str] | None:
 # -- daphne (Twisted) -------------------------------------------------------------------
 
 
-def twisted_backlog(transport: Any) -> int:
-    """Bytes written to a Twisted transport (and any TLS layer under it) but not yet sent."""
-    total = 0
+def twisted_layers(transport: Any) -> tuple[Any, list]:
+    """The TCP transport under a Twisted transport, and the TLS layers above it."""
+    tls = []
     for _ in range(4):  # the websocket protocol's transport, then TLS's, then TCP's
-        if transport is None:
+        if transport is None or hasattr(transport, "dataBuffer"):
             break
-        data = getattr(transport, "dataBuffer", None)
-        if data is not None:  # a FileDescriptor (TCP): buffer past offset + pending writes
-            total += len(data) - transport.offset + transport._tempDataLen
-        pending_tls = getattr(transport, "_appSendBuffer", None)
-        if pending_tls:  # TLS: cleartext waiting for the handshake
-            total += sum(map(len, pending_tls))
+        if hasattr(transport, "_appSendBuffer"):
+            tls.append(transport)
         transport = getattr(transport, "transport", None)
-    return total
+    return transport, tls
 
 
 def daphne_flow(protocol: Any) -> dict:
-    """The flow extension of one daphne WebSocketProtocol."""
+    """The flow extension of one daphne WebSocketProtocol (its layers found once)."""
+    tcp, tls = twisted_layers(protocol.transport)
 
     def buffered() -> int:
-        return twisted_backlog(protocol.transport)
+        # Bytes past the written offset plus writes not yet flushed: memory this client holds.
+        return len(tcp.dataBuffer) - tcp.offset + tcp._tempDataLen
+
+    def buffered_tls() -> int:
+        # ... and cleartext the TLS layer keeps until its handshake is done.
+        pending = buffered() if tcp is not None else 0
+        for layer in tls:
+            if layer._appSendBuffer:
+                pending += sum(map(len, layer._appSendBuffer))
+        return pending
 
     def abort() -> None:
         if protocol.transport is not None:
             protocol.transport.abortConnection()
 
-    return {"buffered": buffered, "abort": abort}
+    plain = tcp is not None and not tls
+    return {"buffered": buffered if plain else buffered_tls, "abort": abort}
 
 
 def _daphne_server_class():
