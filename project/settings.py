@@ -43,7 +43,7 @@ WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 # Hardening (docs/SECURITY.md lists every one with its meaning).
 # Token buckets per socket and event class: "N/window" (e.g. 5/1s, 3/5s); "0" = no limit.
 WS_RATE_AUTH = config.env_str("WS_RATE_AUTH", "3/5s")
-WS_RATE_READ = config.env_str("WS_RATE_READ", "30/1s")
+WS_RATE_READ = config.env_str("WS_RATE_READ", "60/1s")
 WS_RATE_COMMAND = config.env_str("WS_RATE_COMMAND", "5/1s")
 # Refused frames a socket may send before it is closed for flooding (4029).
 WS_RATE_FLOOD = config.env_str("WS_RATE_FLOOD", "50/10s")

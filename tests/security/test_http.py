@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -123,6 +128,23 @@ def test_posts_without_a_csrf_token_are_refused(db):
         {"username": "root", "password": "pw-root", "csrfmiddlewaretoken": token},
     )
     assert response.status_code == 302
+
+
+def test_the_deploy_check_leaves_only_the_documented_choices(tmp_path):
+    """Production settings pass `check --deploy` but for three documented choices: HSTS on
+    subdomains and preload are the operator's call, the HTTPS redirect is the proxy's."""
+    env = {
+        **os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "admin.example.com",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(60), "WS_JWT_SECRET": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    found = set(re.findall(r"\((security\.[WE]\d+)\)", result.stdout + result.stderr))
+    assert found == {"security.W005", "security.W008", "security.W021"}, result.stderr
 
 
 def test_no_view_of_the_platform_opts_out_of_csrf():

@@ -102,8 +102,9 @@ async def test_a_flooding_client_is_throttled_then_closed_while_others_are_answe
     errors = [f for f in frames if f["event"] == "error"]
     assert len(errors) == 1
     assert errors[0]["data"]["code"] == "rate_limited" and errors[0]["requestId"].startswith("f")
-    # The burst (30) and what refilled before the close were answered; the rest was not.
-    assert 30 <= sum(f["event"] == "pong" for f in frames) < 100
+    # The burst (WS_RATE_READ: 60) and what refilled before the close were answered, out
+    # of the thousands sent.
+    assert 60 <= sum(f["event"] == "pong" for f in frames) < 200
     assert answered == 50
     assert "closed for flooding" in proc.log()
     await other.close()
