@@ -94,10 +94,13 @@ def _daphne_server_class():
             from twisted.internet import reactor
 
             # A message over the limit gets a close frame 1009 (message too big) rather
-            # than a bare TCP drop: the client learns why.
+            # than a bare TCP drop: the client learns why. And a client gets 5 s, not 1 s,
+            # to answer our close frame before the connection is aborted: an abort (RST)
+            # discards what it has not read yet, the error that explains the close included.
             reactor.callWhenRunning(
                 lambda: self.ws_factory.setProtocolOptions(
                     failByDrop=False,
+                    closeHandshakeTimeout=5,
                     allowNullOrigin=True,  # its default would reset daphne's; OriginPolicy decides
                 )
             )

@@ -7,18 +7,22 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 
 
 class RawSocket:
     """A WebSocket connection whose reading is up to the test."""
 
-    def __init__(self, port: int, *, rcvbuf: int | None = None, origin: str | None = None) -> None:
+    def __init__(self, port: int, *, rcvbuf: int | None = None, origin: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.sock = socket.socket()
         if rcvbuf is not None:  # before connect, so the TCP window is small from the start
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(5)
         self.sock.connect(("127.0.0.1", port))
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
         self.buffer = b""
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
@@ -86,7 +90,7 @@ class RawSocket:
                     return f"close {struct.unpack('!H', payload[:2])[0]}"
         except ConnectionResetError:
             return "reset"
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             return "eof"
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.helpers import spec_token
+from tests.security.scenarios import stalled_reader_scenario
 from tests.security.wsclient import authed
 
 pytestmark = pytest.mark.live
@@ -82,3 +83,12 @@ async def test_wss_and_https_on_the_platform_port(users, tmp_path, server):
     # A client that does not trust the certificate is refused by its own TLS check.
     with pytest.raises(ssl.SSLCertVerificationError):
         await authed(f"wss://127.0.0.1:{proc.port}", "x", ssl_context=ssl.create_default_context())
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+async def test_a_client_that_stops_reading_over_tls_is_cut_off_too(users, tmp_path, server):
+    """The backlog of a TLS connection (TLS layer + TCP buffer) is bounded as well."""
+    cert, key = self_signed(tmp_path)
+    proc = users.start(server, WS_TLS_CERT=cert, WS_TLS_KEY=key, WS_MAX_OUTBOUND_BYTES="262144")
+    trust = ssl.create_default_context(cafile=cert)
+    await stalled_reader_scenario(proc, f"wss://127.0.0.1:{proc.port}", ssl_context=trust)
