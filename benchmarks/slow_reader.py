@@ -9,6 +9,7 @@ client was cut off.
 
     python benchmarks/slow_reader.py --server daphne
     python benchmarks/slow_reader.py --server uvicorn --stock
+    python benchmarks/slow_reader.py --server uvicorn --broadcasts 2000 --size 32000 --rate 200
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ async def main(args: argparse.Namespace) -> None:
                    "make_user('bridge', ['gameserver'])")
     if args.stock:
         proc, port = start_stock(platform, args.server)
+        log_path = platform.workdir / "stock.log"
     else:
         server = platform.start(args.server)
-        proc, port = server.proc, server.port
+        proc, port, log_path = server.proc, server.port, server.log_path
     url = f"ws://127.0.0.1:{port}"
     try:
         bridge = await authed(url, spec_token("bridge", ["gameserver"]))
@@ -101,7 +103,9 @@ async def main(args: argparse.Namespace) -> None:
         tasks.append(asyncio.create_task(drain_bridge()))
         pad = secrets.token_urlsafe(args.size * 3 // 4)
         started = time.perf_counter()
-        for _ in range(args.broadcasts):
+        for n in range(args.broadcasts):
+            if args.rate:  # pace the sender: a sustained load rather than one burst
+                await asyncio.sleep(max(0.0, started + n / args.rate - time.perf_counter()))
             payload = {"t": time.perf_counter(), "pad": pad}
             await bridge.send({"event": "broadcast", "data": {"event": "tick", "data": payload}})
         total = args.broadcasts * len(readers)
@@ -120,12 +124,14 @@ async def main(args: argparse.Namespace) -> None:
         latencies.sort()
         p = lambda q: latencies[int(q * (len(latencies) - 1))] * 1000 if latencies else float("nan")  # noqa: E731
         mode = "stock" if args.stock else "manage.py serve"
+        pace = f" at {args.rate:g}/s" if args.rate else " in one burst"
         print(f"{args.server} ({mode}): {args.readers} readers + 1 stalled, "
-              f"{args.broadcasts} broadcasts of {args.size} B")
+              f"{args.broadcasts} broadcasts of {args.size} B{pace}")
         print(f"  delivered {sum(received)}/{total} in {elapsed:.2f} s; "
               f"latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {p(1.0):.1f} ms")
+        cut_off = log_path.read_text(errors="replace").count("stopped reading")
         print(f"  server RSS {rss_before / 1024:.0f} MiB -> {rss_after / 1024:.0f} MiB; "
-              f"stalled client cut off: {cut}")
+              f"stalled client cut off: {cut}; sockets cut off in all: {cut_off}")
         for task in tasks:
             task.cancel()
     finally:
@@ -144,5 +150,6 @@ if __name__ == "__main__":
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--broadcasts", type=int, default=400)
     parser.add_argument("--size", type=int, default=16_000, help="bytes per broadcast")
+    parser.add_argument("--rate", type=float, default=0, help="broadcasts a second (0: a burst)")
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for delivery")
     asyncio.run(main(parser.parse_args()))
