@@ -75,8 +75,15 @@ def daphne_flow(protocol: Any) -> dict:
         if protocol.transport is not None:
             protocol.transport.abortConnection()
 
+    def send_frame(frame: bytes) -> bool:
+        # What autobahn's sendPreparedMessage does, for a frame the hub built once.
+        if protocol.state != protocol.STATE_OPEN or protocol.transport is None:
+            return False
+        protocol.sendData(frame)
+        return True
+
     plain = tcp is not None and not tls
-    return {"buffered": buffered if plain else buffered_tls, "abort": abort}
+    return {"buffered": buffered if plain else buffered_tls, "abort": abort, "send_frame": send_frame}
 
 
 def _daphne_server_class():
@@ -145,6 +152,7 @@ def run_daphne(host: str, port: int) -> None:
 
 def _uvicorn_protocol_class():
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.protocol import OPEN
 
     class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
         """uvicorn's websockets protocol with the flow extension; writes never wait."""
@@ -154,8 +162,22 @@ def _uvicorn_protocol_class():
             self.scope["extensions"][FLOW] = {
                 "buffered": transport.get_write_buffer_size,
                 "abort": transport.abort,
+                "send_frame": self.send_frame,
             }
             await super().run_asgi()
+
+        def send_frame(self, frame: bytes) -> bool:
+            """Write a frame the hub built once; False when the socket is not open."""
+            if (
+                not self.handshake_complete
+                or self.close_sent
+                or self.disconnected
+                or self.conn.state is not OPEN
+                or self.transport.is_closing()
+            ):
+                return False
+            self.transport.write(frame)
+            return True
 
         def pause_writing(self) -> None:
             # uvicorn would make every send() wait until this client reads; the consumer

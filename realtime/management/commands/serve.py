@@ -22,7 +22,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--server",
             choices=sorted(SERVERS),
-            default=os.environ.get("WS_SERVER", "daphne"),
+            # uvicorn by default: measured faster than daphne on every figure of bench/run.py
+            # (README, "Performance"); daphne stays supported.
+            default=os.environ.get("WS_SERVER", "uvicorn"),
         )
 
     def handle(self, *args, **options) -> None:
