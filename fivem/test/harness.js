@@ -1,0 +1,117 @@
+'use strict';
+// Runs the resource (server/main.js, exactly as FXServer loads it) under the stand-in
+// runtime of fake-fivem.js, driven over stdin/stdout with one JSON object per line.
+//
+//   node fivem/test/harness.js --convar ws_platform_url=ws://127.0.0.1:PORT --convar ws_platform_token=...
+//
+// Commands (stdin):
+//   {"cmd": "connect", "source": 1, "name": "Nova", "identifiers": ["license:abc"]}
+//   {"cmd": "leave", "source": 1, "reason": "Exiting"}
+//   {"cmd": "emit", "event": "websocket:characterSelected", "args": [1, {...}]}
+//   {"cmd": "export", "id": 7, "resource": "[websocket]", "name": "generateToken", "args": [...],
+//    "callback": false}
+//   {"cmd": "stop"}
+// Records (stdout): {"type": "console" | "native" | "event" | "connectResult" |
+//   "exportResult" | "exportCallback" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
+
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+const util = require('util');
+const vm = require('vm');
+const { FakeFiveM } = require('./fake-fivem');
+
+const ROOT = path.resolve(__dirname, '..');
+
+function parseArgs(argv) {
+  const convars = {};
+  let resourceName = 'websocket';
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--convar') {
+      const [name, ...rest] = argv[++i].split('=');
+      convars[name] = rest.join('=');
+    } else if (argv[i] === '--resource-name') {
+      resourceName = argv[++i];
+    } else {
+      throw new Error(`unknown argument ${argv[i]}`);
+    }
+  }
+  return { convars, resourceName };
+}
+
+function record(obj) {
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+const { convars, resourceName } = parseArgs(process.argv.slice(2));
+const fivem = new FakeFiveM({ convars, resourceName, resourcePath: ROOT, record });
+
+// FXServer prints a script's console output to the server console; here it is recorded.
+for (const level of ['log', 'info', 'warn', 'error']) {
+  console[level] = (...args) => record({ type: 'console', level, text: util.format(...args).replace(/\^\d/g, '') });
+}
+process.on('unhandledRejection', (reason) => record({ type: 'unhandledRejection', message: String(reason && reason.stack) }));
+
+fivem.install(globalThis);
+globalThis.require = require; // FXServer's Node runtime gives scripts a global require
+const main = path.join(ROOT, 'server', 'main.js');
+vm.runInThisContext(fs.readFileSync(main, 'utf8'), { filename: main });
+fivem.trigger('onResourceStart', '', [resourceName]);
+fivem.trigger('onServerResourceStart', '', [resourceName]);
+record({ type: 'ready' });
+
+const commands = {
+  connect(c) {
+    return fivem.connect(c.source, c.name, c.identifiers || [], { deferralTimeout: c.deferralTimeout })
+      .then((result) => record(Object.assign({ type: 'connectResult', source: c.source }, result)));
+  },
+  leave(c) {
+    fivem.leave(c.source, c.reason || 'Exiting');
+  },
+  emit(c) {
+    fivem.emit(c.event, c.args || []);
+  },
+  export(c) {
+    // As another resource calls it: exports[resource][name](...args).
+    const args = (c.args || []).slice();
+    if (c.callback) {
+      // The callback form (a Lua function passed as the last argument arrives as one).
+      args.push((err, value) => record({ type: 'exportCallback', id: c.id, err, value }));
+    }
+    let result;
+    try {
+      result = Promise.resolve(globalThis.exports[c.resource][c.name](...args));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    return result.then(
+      (value) => record({ type: 'exportResult', id: c.id, ok: true, value: value === undefined ? null : value }),
+      (err) => record({ type: 'exportResult', id: c.id, ok: false, error: err.message, code: err.code || null }),
+    );
+  },
+  stop() {
+    fivem.trigger('onResourceStop', '', [resourceName]);
+    fivem.trigger('onServerResourceStop', '', [resourceName]);
+    record({ type: 'stopped' });
+    setImmediate(() => process.exit(0));
+  },
+};
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (!line.trim()) return;
+  let command;
+  try {
+    command = JSON.parse(line);
+  } catch (e) {
+    record({ type: 'error', where: 'stdin', message: `not JSON: ${line}` });
+    return;
+  }
+  const run = commands[command.cmd];
+  if (!run) {
+    record({ type: 'error', where: 'stdin', message: `unknown command ${command.cmd}` });
+    return;
+  }
+  Promise.resolve()
+    .then(() => run(command))
+    .catch((err) => record({ type: 'error', where: command.cmd, message: String(err && err.stack) }));
+}).on('close', () => process.exit(0));
