@@ -64,14 +64,16 @@
 
   async function sendSnapshot() {
     // The platform refuses frames over 64 KiB: players beyond the first frame follow in
-    // snapshotPlayers frames (docs/protocol-game.md).
+    // snapshotPlayers frames (docs/protocol-game.md). All are sent in this tick, so no
+    // change report can slip between them and be undone by a later part.
     const snapshot = game.snapshot();
     const chunks = chunkPlayers(snapshot.players, 48 * 1024);
     snapshot.players = chunks[0];
-    const reply = await connection.request('serverSnapshot', snapshot, { wait: false });
+    const parts = [connection.request('serverSnapshot', snapshot, { wait: false })];
     for (const players of chunks.slice(1)) {
-      await connection.request('snapshotPlayers', { players }, { wait: false });
+      parts.push(connection.request('snapshotPlayers', { players }, { wait: false }));
     }
+    const [reply] = await Promise.all(parts);
     const jobs = reply.data && reply.data.jobs;
     if (Array.isArray(jobs)) emit('websocket:jobsChanged', { jobs });
     log.info(`snapshot sent: ${game.sources().length} player(s) online`);
@@ -122,6 +124,18 @@
     return handler(data && typeof data === 'object' ? data : {});
   }
 
+  function onEvent(event, data) {
+    if (event === 'bridgeReplaced') {
+      // Another game server speaks for this account now; two reporting in turn would
+      // mix their players up, so this one stops until an admin restarts it.
+      log.error(`another game server took over the platform bridge (clientId ${data && data.clientId}); `
+        + `this server stops reporting: give each game server its own platform, then \`restart ${RESOURCE}\``);
+      connection.stop();
+      return;
+    }
+    log.debug(`platform event ${event}`);
+  }
+
   for (const text of warnings) log.warn(text);
   if (errors.length) {
     for (const text of errors) log.error(text);
@@ -138,7 +152,7 @@
       pingInterval: config.pingInterval,
       onAuthenticated,
       onCommand,
-      onEvent: (event) => log.debug(`platform event ${event}`),
+      onEvent,
       onDown: (why) => emit('websocket:disconnected', why),
     });
     connection.start();

@@ -4,6 +4,8 @@ and an admin panel's socket (the websockets library)."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 pytestmark = pytest.mark.live
@@ -185,3 +187,30 @@ async def test_joins_can_be_refused_while_bans_cannot_be_checked(live, resources
     await resource.wait_console("disconnected from the platform")
     refused = await resource.connect_player(2, "Rook", ROOK)
     assert refused["accepted"] is False and "cannot check bans right now" in refused["reason"]
+
+
+async def test_a_hung_platform_is_detected_by_the_heartbeat(live, resources, admins):
+    resource, admin = await online(live, resources, admins, ws_platform_ping_interval="2")
+    first_id = (await resource.wait_event("websocket:connected"))["args"][0]
+    mark = len(resource.records)
+    live.server.proc.send_signal(signal.SIGSTOP)  # TCP stays open; nothing answers
+    try:
+        await resource.wait_console("did not answer a ping within 2s", after=mark, timeout=10)
+        await resource.wait_event("websocket:disconnected", after=mark)
+    finally:
+        live.server.proc.send_signal(signal.SIGCONT)
+    second_id = await resource.wait_online(after=mark, timeout=20)
+    assert second_id != first_id
+
+
+async def test_a_second_game_server_on_the_same_account_takes_over(live, resources, admins):
+    first, admin = await online(live, resources, admins)
+    await join(first, admin, 1, "Nova", NOVA)
+    mark = len(first.records)
+    second = await resources(live.convars())
+    await second.wait_online()
+    await first.wait_console("another game server took over the platform bridge", after=mark)
+    # The first stops for good instead of taking the bridge back on every reconnect.
+    result = await first.call_export("getConnectedClients")
+    assert result["ok"] is False and result["code"] == "platform_offline"
+    assert (await admin.request("getPlayers"))["data"]["players"] == []

@@ -94,9 +94,6 @@ class PlatformConnection {
     ws.on('message', (raw, isBinary) => {
       if (ws === this.ws && !isBinary) this.received(String(raw));
     });
-    ws.on('pong', () => {
-      ws.alive = true;
-    });
     ws.on('error', (err) => {
       if (ws === this.ws) this.failure(err.code ? `${err.code} ${err.message}` : err.message);
     });
@@ -105,25 +102,24 @@ class PlatformConnection {
 
   opened(ws) {
     if (ws !== this.ws) return;
-    ws.alive = true;
     // The platform must say `connected` and accept the token within the timeout.
     this.authTimer = setTimeout(() => {
       this.log.warn(`the platform did not accept the token within ${this.options.timeout / 1000}s; reconnecting`);
       ws.terminate();
     }, this.options.timeout * 2);
+  }
+
+  /** Ping the platform's socket handler (not just its TCP stack); no pong: reconnect. */
+  heartbeat(ws) {
+    const every = this.options.pingInterval;
     this.pingTimer = setInterval(() => {
-      if (!ws.alive) {
-        this.log.warn('the platform stopped answering pings; reconnecting');
-        ws.terminate();
-        return;
-      }
-      ws.alive = false;
-      try {
-        ws.ping();
-      } catch (e) {
-        // the close event follows
-      }
-    }, this.options.pingInterval);
+      this.request('ping', undefined, { timeout: every, wait: false }).catch((err) => {
+        if (err.code === 'timeout' && ws === this.ws) {
+          this.log.warn(`the platform did not answer a ping within ${every / 1000}s; reconnecting`);
+          ws.terminate();
+        }
+      });
+    }, every);
   }
 
   failure(text) {
@@ -246,6 +242,7 @@ class PlatformConnection {
     this.online = true;
     this.attempt = 0;
     this.lastFailure = '';
+    this.heartbeat(this.ws);
     this.log.info(`connected to the platform at ${this.options.url} (clientId ${this.clientId})`);
     if (this.options.onAuthenticated) this.options.onAuthenticated({ clientId: this.clientId });
     const waiting = this.waiting;
