@@ -3,6 +3,7 @@
 // runtime of fake-fivem.js, driven over stdin/stdout with one JSON object per line.
 //
 //   node fivem/test/harness.js --convar ws_platform_url=ws://127.0.0.1:PORT --convar ws_platform_token=...
+//     [--resource-name websocket] [--seed-players N]
 //
 // Commands (stdin):
 //   {"cmd": "connect", "source": 1, "name": "Nova", "identifiers": ["license:abc"]}
@@ -26,25 +27,36 @@ const ROOT = path.resolve(__dirname, '..');
 function parseArgs(argv) {
   const convars = {};
   let resourceName = 'websocket';
+  let seedPlayers = 0;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--convar') {
       const [name, ...rest] = argv[++i].split('=');
       convars[name] = rest.join('=');
     } else if (argv[i] === '--resource-name') {
       resourceName = argv[++i];
+    } else if (argv[i] === '--seed-players') {
+      seedPlayers = Number(argv[++i]);
     } else {
       throw new Error(`unknown argument ${argv[i]}`);
     }
   }
-  return { convars, resourceName };
+  return { convars, resourceName, seedPlayers };
 }
 
 function record(obj) {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
 
-const { convars, resourceName } = parseArgs(process.argv.slice(2));
+const { convars, resourceName, seedPlayers } = parseArgs(process.argv.slice(2));
 const fivem = new FakeFiveM({ convars, resourceName, resourcePath: ROOT, record });
+// Players already on the server when the resource starts (`restart websocket` mid-game).
+for (let source = 1; source <= seedPlayers; source++) {
+  const hex = (n) => n.toString(16).padStart(40, '0');
+  fivem.players.set(source, {
+    name: `Player${source}`,
+    identifiers: [`license:${hex(source)}`, `discord:${100000000000000000 + source}`, `fivem:${source}`],
+  });
+}
 
 // FXServer prints a script's console output to the server console; here it is recorded.
 for (const level of ['log', 'info', 'warn', 'error']) {

@@ -29,9 +29,10 @@ def node() -> str | None:
 class Resource:
     """One run of the resource: commands in, records out."""
 
-    def __init__(self, convars: dict[str, str], resource_name: str = "websocket") -> None:
+    def __init__(self, convars: dict[str, str], resource_name: str = "websocket", seed_players: int = 0) -> None:
         self.convars = convars
         self.resource_name = resource_name
+        self.seed_players = seed_players
         self.records: list[Record] = []
         self.proc: asyncio.subprocess.Process | None = None
         self._changed = asyncio.Condition()
@@ -40,7 +41,7 @@ class Resource:
         self.stderr = b""
 
     async def start(self) -> Resource:
-        args = [str(HARNESS), "--resource-name", self.resource_name]
+        args = [str(HARNESS), "--resource-name", self.resource_name, "--seed-players", str(self.seed_players)]
         for name, value in self.convars.items():
             args += ["--convar", f"{name}={value}"]
         self.proc = await asyncio.create_subprocess_exec(

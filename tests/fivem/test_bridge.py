@@ -214,3 +214,15 @@ async def test_a_second_game_server_on_the_same_account_takes_over(live, resourc
     result = await first.call_export("getConnectedClients")
     assert result["ok"] is False and result["code"] == "platform_offline"
     assert (await admin.request("getPlayers"))["data"]["players"] == []
+
+
+async def test_players_already_online_arrive_in_a_snapshot_of_several_frames(live, resources, admins):
+    # `restart websocket` on a busy server: 700 players (about 90 KiB) do not fit in one
+    # frame of the platform (64 KiB), so they follow in snapshotPlayers frames.
+    admin = await admins(live.server.url)
+    resource = await resources(live.convars(), seed_players=700)
+    await resource.wait_console("snapshot sent: 700 player(s) online", timeout=30)
+    players = (await admin.request("getPlayers", timeout=30))["data"]["players"]
+    assert sorted(p["source"] for p in players) == list(range(1, 701))
+    assert {p["name"] for p in players} == {f"Player{n}" for n in range(1, 701)}
+    assert players[0]["identifiers"].keys() == {"license", "discord", "fivem"}
