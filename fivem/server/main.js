@@ -130,7 +130,7 @@
       // mix their players up, so this one stops until an admin restarts it.
       log.error(`another game server took over the platform bridge (clientId ${data && data.clientId}); `
         + `this server stops reporting: give each game server its own platform, then \`restart ${RESOURCE}\``);
-      connection.stop();
+      connection.stop('replaced by another game server');
       return;
     }
     log.debug(`platform event ${event}`);
@@ -310,7 +310,7 @@
 
   on('onResourceStop', (resource) => {
     if (resource !== RESOURCE) return;
-    if (connection) connection.stop();
+    if (connection) connection.stop('the resource is stopping');
     // Callers cache export functions per resource name and forget them when that
     // resource stops; no resource is called "[websocket]", so say it for it.
     emit('onServerResourceStop', SPEC_NAME);

@@ -12,13 +12,24 @@ import asyncio
 import itertools
 import json
 import shutil
+import time
 from collections.abc import Callable
 from typing import Any
+
+import websockets
 
 from tests.live import ROOT
 
 HARNESS = ROOT / "fivem" / "test" / "harness.js"
 Record = dict[str, Any]
+
+# The platform's accounts for these tests: the bridge's service account and an admin.
+ACCOUNTS = """
+from tests.helpers import make_user
+make_user("gameserver", ["gameserver"])
+make_user("admin", ["admin"])
+make_user("viewer", ["players.view"])
+"""
 
 
 def node() -> str | None:
@@ -55,8 +66,10 @@ class Resource:
     async def _read(self) -> None:
         assert self.proc and self.proc.stdout
         while line := await self.proc.stdout.readline():
+            record = json.loads(line)
+            record["_at"] = time.monotonic()  # when it arrived here, for bench/fivem_bridge.py
             async with self._changed:
-                self.records.append(json.loads(line))
+                self.records.append(record)
                 self._changed.notify_all()
         async with self._changed:
             self._changed.notify_all()
@@ -145,3 +158,53 @@ class Resource:
         if self._reader:
             await asyncio.wait_for(self._reader, 5)
         self.stderr = await self.proc.stderr.read()
+
+
+class Admin:
+    """An admin panel's socket (the websockets library), as the spec's clients speak.
+
+    Frames that arrive while a test waits for another one are kept, so a broadcast that
+    overtakes a reply is still there for the next ``expect``.
+    """
+
+    def __init__(self, ws, client_id: str) -> None:
+        self.ws, self.client_id = ws, client_id
+        self.backlog: list[dict] = []
+        self.n = 0
+
+    @classmethod
+    async def open(cls, url: str, token: str) -> Admin:
+        ws = await websockets.connect(url)
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert reply["event"] == "authenticated", reply
+        return cls(ws, hello["data"]["clientId"])
+
+    async def _next(self, match, timeout: float) -> dict:
+        for i, frame in enumerate(self.backlog):
+            if match(frame):
+                return self.backlog.pop(i)
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await self.ws.recv())
+                if match(frame):
+                    return frame
+                self.backlog.append(frame)
+
+    async def expect(self, event: str, timeout: float = 10, where=lambda frame: True) -> dict:
+        """The first frame named ``event`` (and matching ``where``), received or kept."""
+        return await self._next(lambda f: f["event"] == event and where(f), timeout)
+
+    async def request(self, event: str, data: dict | None = None, timeout: float = 10) -> dict:
+        """Send a request; its reply or error frame (matched by requestId)."""
+        self.n += 1
+        request_id = f"admin-{self.n}"
+        message = {"event": event, "requestId": request_id}
+        if data is not None:
+            message["data"] = data
+        await self.ws.send(json.dumps(message))
+        return await self._next(lambda f: f.get("requestId") == request_id, timeout)
+
+    async def close(self) -> None:
+        await self.ws.close()

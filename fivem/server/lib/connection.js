@@ -63,10 +63,14 @@ class PlatformConnection {
   }
 
   /** Close for good: no reconnect; waiting and pending requests fail. */
-  stop() {
+  stop(why = 'stopped') {
+    const wasOnline = this.online;
     this.stopped = true;
+    this.online = false; // from now on, not once the close handshake is over
     clearTimeout(this.reconnectTimer);
-    this.failAll(new PlatformError('the resource is stopping', 'stopped'));
+    clearInterval(this.pingTimer);
+    this.failAll(new PlatformError(`the bridge stopped (${why})`, 'platform_offline'));
+    if (wasOnline && this.options.onDown) this.options.onDown(why);
     if (this.ws) {
       try {
         this.ws.close(1000, 'resource stopping');
