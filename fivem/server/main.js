@@ -203,6 +203,7 @@
     // The player's final server id is `source` here (playerConnecting had a temporary one).
     const source = toSource(global.source);
     if (source === null) return;
+    game.join(source);
     const player = game.player(source);
     report('playerJoined', {
       source,
@@ -214,8 +215,7 @@
 
   on('playerDropped', (reason) => {
     const source = toSource(global.source);
-    if (source === null) return;
-    game.forget(source);
+    if (source === null || !game.leave(source)) return;
     report('playerLeft', { source, reason: String(reason || 'Disconnected') });
   });
 

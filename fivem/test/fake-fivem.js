@@ -141,7 +141,7 @@ class FakeFiveM {
    * A player connects: playerConnecting (temporary id, deferrals), then, if admitted,
    * playerJoining with ``source``. Resolves {accepted, reason?, updates}.
    */
-  connect(source, name, identifiers, { deferralTimeout = 60000 } = {}) {
+  connect(source, name, identifiers, { deferralTimeout = 60000, abandon = false } = {}) {
     const tempId = this.nextTemp++;
     this.connecting.set(tempId, { name, identifiers });
     const updates = [];
@@ -164,12 +164,13 @@ class FakeFiveM {
     this.trigger('playerConnecting', tempId, [name, (reason) => {
       kickReason = reason;
     }, deferrals]);
+    if (abandon) this.leave(tempId, 'Disconnected.'); // gives up before the deferral ends
     const refusedNow = this.cancelled ? (kickReason || 'refused') : null;
     const outcome = deferred
       ? Promise.race([finished, new Promise((resolve) => setTimeout(() => resolve('deferral timed out'), deferralTimeout))])
       : Promise.resolve(refusedNow || undefined);
     return outcome.then((reason) => {
-      this.connecting.delete(tempId);
+      if (!this.connecting.delete(tempId)) return { accepted: false, reason: 'abandoned', updates };
       if (reason) return { accepted: false, reason, updates };
       this.players.set(source, { name, identifiers });
       this.trigger('playerJoining', source, [String(tempId)]);
@@ -177,9 +178,9 @@ class FakeFiveM {
     });
   }
 
-  /** The player quits the game on their own. */
+  /** The player quits the game on their own (``source`` may be a connecting player's). */
   leave(source, reason) {
-    if (this.players.delete(source)) this.trigger('playerDropped', source, [reason]);
+    if (this.players.delete(source) || this.connecting.delete(source)) this.trigger('playerDropped', source, [reason]);
   }
 }
 

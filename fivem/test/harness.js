@@ -6,13 +6,14 @@
 //     [--resource-name websocket] [--seed-players N]
 //
 // Commands (stdin):
-//   {"cmd": "connect", "source": 1, "name": "Nova", "identifiers": ["license:abc"]}
+//   {"cmd": "connect", "source": 1, "name": "Nova", "identifiers": ["license:abc"],
+//    "abandon": false}   (abandon: the player gives up while connecting)
 //   {"cmd": "leave", "source": 1, "reason": "Exiting"}
 //   {"cmd": "emit", "event": "websocket:characterSelected", "args": [1, {...}]}
 //   {"cmd": "export", "id": 7, "resource": "[websocket]", "name": "generateToken", "args": [...],
 //    "callback": false}
 //   {"cmd": "stop"}
-// Records (stdout): {"type": "console" | "native" | "event" | "connectResult" |
+// Records (stdout): {"type": "console" | "native" | "event" | "sent" | "connectResult" |
 //   "exportResult" | "exportCallback" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
 
 const fs = require('fs');
@@ -64,6 +65,20 @@ for (const level of ['log', 'info', 'warn', 'error']) {
 }
 process.on('unhandledRejection', (reason) => record({ type: 'unhandledRejection', message: String(reason && reason.stack) }));
 
+// Every frame the resource sends is recorded (event, requestId, and the data of small
+// frames other than auth: the token is never printed).
+const wsPath = require.resolve(path.join(ROOT, 'vendor', 'ws', 'index.js'));
+const RealWebSocket = require(wsPath);
+class RecordingWebSocket extends RealWebSocket {
+  send(text, ...rest) {
+    const frame = JSON.parse(text);
+    const small = frame.event !== 'auth' && text.length < 4096;
+    record({ type: 'sent', event: frame.event, requestId: frame.requestId, data: small ? frame.data : undefined });
+    return super.send(text, ...rest);
+  }
+}
+require.cache[wsPath].exports = RecordingWebSocket;
+
 fivem.install(globalThis);
 globalThis.require = require; // FXServer's Node runtime gives scripts a global require
 const main = path.join(ROOT, 'server', 'main.js');
@@ -74,7 +89,7 @@ record({ type: 'ready' });
 
 const commands = {
   connect(c) {
-    return fivem.connect(c.source, c.name, c.identifiers || [], { deferralTimeout: c.deferralTimeout })
+    return fivem.connect(c.source, c.name, c.identifiers || [], { deferralTimeout: c.deferralTimeout, abandon: c.abandon })
       .then((result) => record(Object.assign({ type: 'connectResult', source: c.source }, result)));
   },
   leave(c) {

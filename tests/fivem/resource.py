@@ -114,10 +114,12 @@ class Resource:
         await self.wait_console("snapshot sent", after=after, timeout=timeout)
         return event["args"][0]
 
-    async def connect_player(self, source: int, name: str, identifiers: list[str], timeout: float = 10) -> Record:
-        """A player connects through playerConnecting; their connectResult."""
+    async def connect_player(self, source: int, name: str, identifiers: list[str], timeout: float = 10,
+                             abandon: bool = False) -> Record:
+        """A player connects through playerConnecting (``abandon``: gives up meanwhile); the result."""
         mark = len(self.records)
-        await self.send({"cmd": "connect", "source": source, "name": name, "identifiers": identifiers})
+        await self.send({"cmd": "connect", "source": source, "name": name, "identifiers": identifiers,
+                         "abandon": abandon})
         return await self.wait_for(lambda r: r["type"] == "connectResult" and r["source"] == source,
                                    after=mark, timeout=timeout, what=f"connect result of {source}")
 

@@ -70,8 +70,16 @@ async def test_players_appear_in_getPlayers_with_their_characters(live, resource
     players = (await admin.request("getPlayers"))["data"]["players"]
     assert [p["source"] for p in players] == [1]
 
+    # Someone who gives up while connecting never joined: their drop is not reported.
+    gave_up = await resource.connect_player(3, "Quitter", CHEAT, abandon=True)
+    assert gave_up["accepted"] is False
+    await join(resource, admin, 4, "Wren", ["license:ddd444"])
+    assert [r["data"] for r in resource.records if r["type"] == "sent" and r["event"] == "playerLeft"] == [
+        {"source": 2, "reason": "Exiting"}
+    ]
+
     stats = (await admin.request("getStats"))["data"]
-    assert stats["onlinePlayers"] == 1 and stats["maxPlayers"] == 32 and stats["uptime"] >= 0
+    assert stats["onlinePlayers"] == 2 and stats["maxPlayers"] == 32 and stats["uptime"] >= 0
 
 
 async def test_a_kick_from_the_admin_calls_DropPlayer_with_the_reason(live, resources, admins):

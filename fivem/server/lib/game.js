@@ -60,7 +60,9 @@ class GameState {
     this.natives = natives;
     this.shareIp = shareIp;
     this.characters = new Map(); // source -> character, as reported by the framework
-    this.startedAt = Date.now();
+    // Players who joined (or were on the server when the resource started): only their
+    // drops are reported, not those of players who gave up while connecting.
+    this.joined = new Set(this.sources());
   }
 
   /** The player's identifiers as {type: "type:value"}, the first of each type. */
@@ -122,8 +124,15 @@ class GameState {
     return normalised;
   }
 
-  forget(source) {
+  /** The player got their final server id. */
+  join(source) {
+    this.joined.add(source);
+  }
+
+  /** The player left; false when they never joined (dropped while connecting). */
+  leave(source) {
     this.characters.delete(source);
+    return this.joined.delete(source);
   }
 }
 
