@@ -64,8 +64,9 @@
 
   async function sendSnapshot() {
     // The platform refuses frames over 64 KiB: players beyond the first frame follow in
-    // snapshotPlayers frames (docs/protocol-game.md). All are sent in this tick, so no
-    // change report can slip between them and be undone by a later part.
+    // snapshotPlayers frames (docs/protocol-game.md). All are queued in this tick, and
+    // requests leave in order, so no change report can slip between them and be undone
+    // by a later part.
     const snapshot = game.snapshot();
     const chunks = chunkPlayers(snapshot.players, 48 * 1024);
     snapshot.players = chunks[0];

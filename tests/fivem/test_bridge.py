@@ -234,3 +234,18 @@ async def test_players_already_online_arrive_in_a_snapshot_of_several_frames(liv
     assert sorted(p["source"] for p in players) == list(range(1, 701))
     assert {p["name"] for p in players} == {f"Player{n}" for n in range(1, 701)}
     assert players[0]["identifiers"].keys() == {"license", "discord", "fivem"}
+
+
+async def test_a_burst_of_reports_is_paced_to_what_the_platform_accepts(live, resources, admins):
+    # The platform refuses a socket's 33rd request in flight; a framework paying 200
+    # salaries at once must not lose any of them.
+    resource, admin = await online(live, resources, admins)
+    await join(resource, admin, 1, "Nova", NOVA)
+    await resource.send({"cmd": "emit", "event": "websocket:characterSelected",
+                         "args": [1, {"id": 7, "name": "John Doe", "job": "Police Officer", "cash": 0, "bank": 0}]})
+    await admin.expect("characterSelected")
+    for cash in range(1, 201):
+        await resource.send({"cmd": "emit", "event": "websocket:characterUpdated", "args": [1, {"cash": cash}]})
+    seen = [(await admin.expect("characterUpdated"))["data"]["cash"] for _ in range(200)]
+    assert seen == list(range(1, 201))
+    assert not [r for r in resource.records if r["type"] == "console" and "refused" in r["text"]]

@@ -22,7 +22,10 @@ const CLOSE_MEANING = {
 };
 // Closes that repeat until an admin acts: retry, but at the slowest pace.
 const REFUSED = new Set([4001, 4003, 4004]);
-const MAX_WAITING = 1000; // requests waiting for a connection; beyond that callers get an error
+// The platform refuses a socket's 33rd request in flight (rate_limited): more wait here,
+// in order, until answers come back.
+const WINDOW = 24;
+const MAX_QUEUED = 1000; // requests waiting to be sent; beyond that callers get an error
 
 class PlatformError extends Error {
   constructor(message, code) {
@@ -48,7 +51,7 @@ class PlatformConnection {
     this.attempt = 0;
     this.nextId = 1;
     this.pending = new Map(); // requestId -> entry, sent and awaiting the reply
-    this.waiting = []; // entries waiting for a connection
+    this.queue = []; // entries to send, in order, once online and the window allows
     this.reconnectTimer = null;
     this.pingTimer = null;
     this.authTimer = null;
@@ -62,7 +65,7 @@ class PlatformConnection {
     this.connect();
   }
 
-  /** Close for good: no reconnect; waiting and pending requests fail. */
+  /** Close for good: no reconnect; queued and pending requests fail. */
   stop(why = 'stopped') {
     const wasOnline = this.online;
     this.stopped = true;
@@ -117,7 +120,7 @@ class PlatformConnection {
   heartbeat(ws) {
     const every = this.options.pingInterval;
     this.pingTimer = setInterval(() => {
-      this.request('ping', undefined, { timeout: every, wait: false }).catch((err) => {
+      this.request('ping', undefined, { timeout: every, wait: false, urgent: true }).catch((err) => {
         if (err.code === 'timeout' && ws === this.ws) {
           this.log.warn(`the platform did not answer a ping within ${every / 1000}s; reconnecting`);
           ws.terminate();
@@ -148,6 +151,14 @@ class PlatformConnection {
       entry.reject(new PlatformError(`the connection to the platform closed before it answered ${entry.event}`, 'connection_lost'));
     }
     this.pending.clear();
+    // Reports queued for this connection go stale (the next snapshot carries the state);
+    // requests that may wait for a connection stay queued.
+    const stale = this.queue.filter((entry) => !entry.wait);
+    this.queue = this.queue.filter((entry) => entry.wait);
+    for (const entry of stale) {
+      clearTimeout(entry.timer);
+      entry.reject(new PlatformError(`the connection to the platform closed before ${entry.event} was sent`, 'connection_lost'));
+    }
     const meaning = CLOSE_MEANING[code] || 'closed';
     if (wasOnline || REFUSED.has(code)) {
       const log = REFUSED.has(code) ? this.log.error : this.log.warn;
@@ -249,13 +260,15 @@ class PlatformConnection {
     this.heartbeat(this.ws);
     this.log.info(`connected to the platform at ${this.options.url} (clientId ${this.clientId})`);
     if (this.options.onAuthenticated) this.options.onAuthenticated({ clientId: this.clientId });
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const entry of waiting) this.dispatch(entry);
+    this.pump();
   }
 
   command(event, data, requestId) {
-    const reply = (result) => this.sendFrame({ event: 'commandResult', data: result, requestId });
+    const reply = (result) => this.sendFrame({
+      event: 'commandResult',
+      data: result && typeof result === 'object' ? result : { ok: false, message: `${event} gave no result` },
+      requestId,
+    });
     Promise.resolve()
       .then(() => this.options.onCommand(event, data))
       .then(
@@ -279,38 +292,51 @@ class PlatformConnection {
     }
   }
 
-  /** Send a bridge event now if online; false (nothing queued) when offline. */
-  send(event, data) {
-    return this.online && this.sendFrame({ event, data });
-  }
-
   /**
    * The platform's reply frame to ``event``; rejects with a PlatformError (its ``code`` is
    * the platform's error code, or platform_offline / timeout / connection_lost).
    * ``wait``: while offline, wait for the connection up to the timeout instead of failing.
+   * ``urgent``: send now, ahead of the queue (the heartbeat measures the platform, not it).
    */
-  request(event, data, { timeout = this.options.timeout, wait = true } = {}) {
+  request(event, data, { timeout = this.options.timeout, wait = true, urgent = false } = {}) {
     return new Promise((resolve, reject) => {
-      const entry = { event, data, resolve, reject, timer: null, id: null };
-      if (this.stopped && !this.online) {
-        reject(new PlatformError('the bridge is not running (see the messages above)', 'platform_offline'));
+      if (this.stopped || (!this.online && !wait)) {
+        reject(new PlatformError(this.stopped ? 'the bridge is not running (see the messages above)'
+          : `not connected to the platform (${event} not sent)`, 'platform_offline'));
         return;
       }
-      if (!this.online && (!wait || this.waiting.length >= MAX_WAITING)) {
-        reject(new PlatformError(`not connected to the platform (${event} not sent)`, 'platform_offline'));
+      if (this.queue.length >= MAX_QUEUED) {
+        reject(new PlatformError(`${MAX_QUEUED} requests are already waiting (${event} not sent)`,
+          this.online ? 'overloaded' : 'platform_offline'));
         return;
       }
+      const entry = { event, data, resolve, reject, wait, timer: null, id: null };
       entry.timer = setTimeout(() => {
-        if (entry.id !== null) this.pending.delete(entry.id);
-        const index = this.waiting.indexOf(entry);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(entry.id === null
-          ? new PlatformError(`not connected to the platform within ${timeout / 1000}s (${event} not sent)`, 'platform_offline')
-          : new PlatformError(`the platform did not answer ${event} within ${timeout / 1000}s`, 'timeout'));
+        if (entry.id !== null) {
+          this.pending.delete(entry.id);
+          this.pump();
+          reject(new PlatformError(`the platform did not answer ${event} within ${timeout / 1000}s`, 'timeout'));
+          return;
+        }
+        this.queue.splice(this.queue.indexOf(entry), 1);
+        reject(this.online
+          ? new PlatformError(`${event} was still waiting to be sent after ${timeout / 1000}s`, 'timeout')
+          : new PlatformError(`not connected to the platform within ${timeout / 1000}s (${event} not sent)`, 'platform_offline'));
       }, timeout);
-      if (this.online) this.dispatch(entry);
-      else this.waiting.push(entry);
+      if (urgent && this.online) {
+        this.dispatch(entry);
+        return;
+      }
+      this.queue.push(entry);
+      this.pump();
     });
+  }
+
+  /** Send queued requests, in order, while online and fewer than WINDOW await answers. */
+  pump() {
+    while (this.online && this.queue.length && this.pending.size < WINDOW) {
+      this.dispatch(this.queue.shift());
+    }
   }
 
   dispatch(entry) {
@@ -335,14 +361,15 @@ class PlatformConnection {
     } else {
       entry.resolve(frame);
     }
+    this.pump();
   }
 
   failAll(err) {
-    for (const entry of this.waiting) {
+    for (const entry of this.queue) {
       clearTimeout(entry.timer);
       entry.reject(err);
     }
-    this.waiting = [];
+    this.queue = [];
     for (const entry of this.pending.values()) {
       clearTimeout(entry.timer);
       entry.reject(err);
