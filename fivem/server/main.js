@@ -238,7 +238,13 @@
 
   function characterUpdated(value, changes) {
     const source = reportedSource('characterUpdated', value);
-    const normalised = source === null ? {} : game.updateCharacter(source, changes);
+    if (source === null) return false;
+    const normalised = game.updateCharacter(source, changes);
+    if (normalised === null) {
+      // The platform knows no character for them either (it only knows what we sent).
+      log.debug(`characterUpdated for player ${source}, who has no character selected: ignored`);
+      return false;
+    }
     if (!Object.keys(normalised).length) return false;
     report('characterUpdated', Object.assign({ source }, normalised));
     return true;

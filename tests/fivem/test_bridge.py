@@ -63,6 +63,9 @@ async def test_players_appear_in_getPlayers_with_their_characters(live, resource
         "character": {"id": 7, "name": "John Doe", "job": "Police Officer", "cash": 4200, "bank": 25000},
     }
     assert by_source[2]["character"] is None and by_source[2]["name"] == "Rook"
+    # Money for a player who has no character yet: nothing to tell the platform.
+    ignored = await resource.call_export("characterUpdated", 2, {"cash": 1})
+    assert ignored["value"] is False
 
     await resource.send({"cmd": "leave", "source": 2, "reason": "Exiting"})
     left = await admin.expect("playerLeft")

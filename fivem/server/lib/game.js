@@ -117,10 +117,12 @@ class GameState {
     return normalised;
   }
 
+  /** The changes as reported, or null when the player has no character selected. */
   updateCharacter(source, changes) {
-    const normalised = normaliseChanges(changes);
     const current = this.characters.get(source);
-    if (current) Object.assign(current, normalised);
+    if (!current) return null;
+    const normalised = normaliseChanges(changes);
+    Object.assign(current, normalised);
     return normalised;
   }
 
