@@ -2,18 +2,20 @@
 """Benchmark: the FiveM resource (fivem/, under Node with the stand-in natives) against a
 real platform process. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/fivem_bridge.py [--joins 200] [--kicks 100] [--snapshot 100,1000,2000]
+    .venv/bin/python bench/fivem_bridge.py [--joins 200] [--kicks 100] [--burst 500] [--snapshot 100,1000,2000]
 
 - snapshot: the resource starts with N players already on the server; seconds from the
   resource loaded to the platform having accepted the whole snapshot (connect, auth,
   serverSnapshot and the snapshotPlayers frames).
 - join: a player connects (playerConnecting with a deferral, checkBan answered by the
   platform, done) and the admin panel sees the playerJoined broadcast; milliseconds.
+- burst: the framework reports N character changes at once; seconds until the admin
+  panel has seen every characterUpdated broadcast (the resource keeps 24 in flight).
 - kick: the admin's kickPlayer until its success reply (platform -> resource ->
   DropPlayer -> commandResult -> platform); milliseconds.
 - reconnect: the platform is stopped for a few seconds and restarted on the same port;
   seconds from the new process listening to the resource's snapshot being accepted, with
-  the default backoff (1 s doubling to 30 s).
+  the default backoff (1 s doubling to 15 s).
 """
 
 from __future__ import annotations
@@ -72,6 +74,18 @@ async def bench(args: argparse.Namespace) -> None:
                 joins.append(time.monotonic() - start)
             print(f"join      connect -> ban check -> admitted -> admin sees playerJoined: {ms(joins)}")
 
+            await resource.send({"cmd": "emit", "event": "websocket:characterSelected",
+                                 "args": [1, {"id": 1, "name": "Bench Mark", "job": "Mechanic", "cash": 0, "bank": 0}]})
+            await admin.expect("characterSelected")
+            start = time.monotonic()
+            for cash in range(1, args.burst + 1):
+                await resource.send({"cmd": "emit", "event": "websocket:characterUpdated", "args": [1, {"cash": cash}]})
+            for _ in range(args.burst):
+                await admin.expect("characterUpdated", timeout=60)
+            took = time.monotonic() - start
+            print(f"burst     {args.burst} characterUpdated at once, paced 24 in flight: all broadcast in "
+                  f"{took:5.2f} s ({args.burst / took:5.0f}/s)")
+
             kicks = []
             for n in range(1, min(args.kicks, args.joins) + 1):
                 start = time.monotonic()
@@ -101,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--joins", type=int, default=200)
     parser.add_argument("--kicks", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--outage", type=float, default=5)
     parser.add_argument("--snapshot", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000, 2000])
     asyncio.run(bench(parser.parse_args()))

@@ -7,7 +7,7 @@ const DEFAULT_URL = 'ws://127.0.0.1:3001';
 const NUMBERS = {
   // convar: [default, minimum, maximum] in seconds
   ws_platform_reconnect_min: [1, 0.1, 300],
-  ws_platform_reconnect_max: [30, 1, 3600],
+  ws_platform_reconnect_max: [15, 1, 3600],
   ws_platform_timeout: [10, 1, 120],
   ws_platform_ping_interval: [15, 2, 300],
 };
