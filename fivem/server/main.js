@@ -2,9 +2,9 @@
 //
 // FXServer runs it as a classic script in the resource's JavaScript context, with the
 // FiveM natives and Node's require as globals. The logic lives in CommonJS modules under
-// server/lib, required by absolute path (FXServer resolves a relative require against
-// its own working directory, not this file). This file is the only one that touches
-// FiveM: natives, events and exports.
+// server/lib, required by absolute path (GetResourcePath): what a relative require is
+// relative to in a resource script is up to FXServer, an absolute path is not. This file
+// is the only one that touches FiveM: natives, events and exports.
 (function main() {
   'use strict';
 
@@ -258,10 +258,9 @@
 
   /** Run ``request`` for an export; the Promise it returns, failures also logged. */
   function forward(name, event, data, pick) {
-    if (!connection) {
-      return Promise.reject(new PlatformError(`${name}: the platform bridge is not configured (see the console)`, 'not_configured'));
-    }
-    const promise = connection.request(event, data).then(pick);
+    const promise = connection
+      ? connection.request(event, data).then(pick)
+      : Promise.reject(new PlatformError('the platform bridge is not configured (see the console)', 'not_configured'));
     // A caller that ignores the Promise (broadcast is fire-and-forget) still sees why in
     // the console, and Node reports no unhandled rejection.
     promise.catch((err) => log.warn(`${name} failed: ${err.message} (${err.code})`));

@@ -76,7 +76,7 @@ class PlatformConnection {
     if (wasOnline && this.options.onDown) this.options.onDown(why);
     if (this.ws) {
       try {
-        this.ws.close(1000, 'resource stopping');
+        this.ws.close(1000, why.slice(0, 100));
       } catch (e) {
         // already closed
       }
@@ -110,10 +110,11 @@ class PlatformConnection {
   opened(ws) {
     if (ws !== this.ws) return;
     // The platform must say `connected` and accept the token within the timeout.
+    const limit = this.options.timeout * 2;
     this.authTimer = setTimeout(() => {
-      this.log.warn(`the platform did not accept the token within ${this.options.timeout / 1000}s; reconnecting`);
+      this.log.warn(`the platform did not accept the token within ${limit / 1000}s; reconnecting`);
       ws.terminate();
-    }, this.options.timeout * 2);
+    }, limit);
   }
 
   /** Ping the platform's socket handler (not just its TCP stack); no pong: reconnect. */
