@@ -109,3 +109,13 @@ async def test_exports_wait_for_the_connection_then_fail_clearly(resources):
     result = await resource.call_export("broadcast", "x", {})
     assert result["ok"] is False and result["code"] == "platform_offline"
     assert "not connected to the platform within 1s" in result["error"]
+
+
+async def test_an_expiring_bridge_token_is_announced_in_the_console(live, resources):
+    # The platform warns WS_TOKEN_EXPIRY_WARNING (60) seconds before exp: here after 5 s.
+    short = live.platform.manage("ws_token", "gameserver", "--permissions", "gameserver",
+                                 "--expires", "65s").stdout.strip()
+    resource = await resources(live.convars(ws_platform_token=short))
+    await resource.wait_console("ws_platform_token expires in 0h: mint a new one soon")
+    await resource.wait_for(lambda r: r["type"] == "console" and "s: mint a new one" in r["text"]
+                            and "manage.py ws_token" in r["text"], timeout=20, what="tokenExpiring warning")
