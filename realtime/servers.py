@@ -18,6 +18,7 @@ Both servers get:
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from django.conf import settings
@@ -187,12 +188,25 @@ def _uvicorn_protocol_class():
     return FlowWebSocketProtocol
 
 
-def run_uvicorn(host: str, port: int) -> None:
-    """Serve with uvicorn until stopped."""
+def shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT): the kernel
+    spreads new connections over every process listening on the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_uvicorn(host: str, port: int, *, reuse_port: bool = False) -> None:
+    """Serve with uvicorn until stopped (sharing the port with others when ``reuse_port``)."""
     import uvicorn
 
     tls = tls_files()
-    uvicorn.run(
+    config = uvicorn.Config(
         "project.asgi:application",
         host=host,
         port=port,
@@ -209,6 +223,7 @@ def run_uvicorn(host: str, port: int) -> None:
         ssl_keyfile=tls[1] if tls else None,
         log_level="warning",
     )
+    uvicorn.Server(config).run(sockets=[shared_listener(host, port)] if reuse_port else None)
 
 
 SERVERS = {"daphne": run_daphne, "uvicorn": run_uvicorn}

@@ -122,3 +122,47 @@ async def test_a_redis_restart_is_survived(tmp_path, postgres_env):
     finally:
         cluster.stop_all()
         redis.stop()
+
+
+async def test_serve_processes_share_one_port_and_replace_a_dead_one(cluster):
+    """`serve --processes 2`: two server processes on one port, a dead one started again."""
+    import redis as redis_lib
+
+    server = cluster.start("uvicorn", WS_PROCESSES="2")
+    r = redis_lib.Redis.from_url(cluster.env["REDIS_URL"], decode_responses=True)
+    procs_key = f"{cluster.env['WS_REDIS_PREFIX']}:ws:procs"
+    # The kernel spreads connections over the processes listening; the second may still be
+    # starting: connect until both have taken sockets (a process joins presence on start).
+    clients = []
+    deadline = time.monotonic() + 20
+    while len(clients) < 16 or r.zcard(procs_key) < 2:
+        assert time.monotonic() < deadline, "the second server process never took a socket"
+        clients.append(await LiveClient.open(server.url, token(cluster, "boss", ["players.view"])))
+    listed = set(cluster.manage("ws_clients").stdout.split())
+    assert len(listed) == len(clients)
+    cluster.manage("ws_broadcast", "everyone", '{"n": 1}')
+    for client in clients:
+        assert (await client.event("everyone"))["data"] == {"n": 1}
+
+    # Kill one server process: the supervisor starts another; the port keeps serving.
+    children = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2
+    subprocess.run(["kill", "-9", children[0]], check=True)
+    deadline = time.monotonic() + 20
+    while True:
+        now = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+        if len(now) == 2 and children[0] not in now:
+            break
+        assert time.monotonic() < deadline, "the supervisor did not replace the dead process"
+    fresh = [await LiveClient.open(server.url, token(cluster, "boss", ["players.view"])) for _ in range(8)]
+    cluster.manage("ws_broadcast", "again", "{}")
+    for client in fresh:
+        await client.event("again")
+    for client in clients + fresh:
+        await client.ws.close()
+
+
+def test_several_processes_need_redis(platform):
+    result = platform.manage("serve", "--processes", "2", check=False)
+    assert result.returncode != 0
+    assert "several server processes need REDIS_URL" in result.stderr
