@@ -16,14 +16,15 @@ from game.audit import actor_of
 from game.formats import iso
 from realtime import api
 from realtime.hub import get_hub
-from realtime.protocol import NotFound
+from realtime.protocol import NotFound, RawJSON, to_json
 from realtime.registry import Reply, Request, event
 
 db = database_sync_to_async
 
 
-def _bridge_and_players() -> tuple[str | None, list[dict]]:
-    return server.recorded_bridge(), world.players()
+def _bridge_and_players() -> tuple[str | None, RawJSON]:
+    # Encoded here, off the event loop and once per change of the world, not per request.
+    return server.recorded_bridge(), RawJSON(to_json({"players": world.players()}))
 
 
 @event("getPlayers", permission="players.view", reply="players")
@@ -31,8 +32,8 @@ async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline)."""
     client_id, players = await view.read("players", _bridge_and_players)
     if not client_id or not await get_hub().is_connected(client_id):
-        players = []
-    return Reply("players", {"players": players})
+        return Reply("players", {"players": []})
+    return Reply("players", players)
 
 
 @event("getStats", permission="stats.view", reply="stats")

@@ -276,8 +276,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await self.send_error(error, request_id)
             return
         request = Request(event=event, data=data, request_id=request_id, connection=self)
-        if not spec.auth:
-            # auth (and ping) run in order: later frames see the new state.
+        if not spec.auth or (spec.rate == "read" and not spec.ordered):
+            # auth and reads run in place, in order: auth because later frames must see
+            # its new state; reads because they never wait on anything but the database
+            # (no game-server round trip), so a task each would cost more than it buys.
             await self._run(spec, request)
             return
         if len(self._in_flight) >= MAX_IN_FLIGHT:

@@ -72,7 +72,9 @@ def slow_events():
             order.append(f"{name}{request.data['n']}")
             return Reply("done", request.data["n"])
 
-        return EventSpec(name=name, handler=handler, ordered=ordered)
+        # Commands run concurrently (they may wait seconds for the game server); reads and
+        # ordered events do not.
+        return EventSpec(name=name, handler=handler, ordered=ordered, rate="read" if ordered else "command")
 
     specs = [make("testOrdered", True), make("testUnordered", False)]
     for spec in specs:
@@ -82,7 +84,7 @@ def slow_events():
         registry._events.pop(spec.name)
 
 
-async def test_ordered_events_run_in_arrival_order_and_others_do_not_wait(slow_events, db):
+async def test_ordered_events_run_in_arrival_order_and_commands_do_not_wait(slow_events, db):
     await amake_user("viewer", ["players.view"])
     client = await authed_client(spec_token("viewer", ["players.view"]))
     for n in (0, 1):
