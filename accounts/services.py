@@ -1,12 +1,33 @@
-"""What a platform user may do on the socket."""
+"""What a platform user may do on the socket, answered from a cache the signals keep true.
+
+``authenticate`` costs at most one database query: the user's grants and the token's
+registry state are read together, and both are cached (Django's cache; Redis when
+``REDIS_URL`` is set) until ``accounts.signals`` forgets them on a committed change, or for
+``WS_ACCESS_CACHE_TTL`` seconds at most (0 turns the cache off).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Exists, Subquery
+from django.utils import timezone
 
 from accounts.permissions import ADMIN, CATALOGUE, expand
+
+log = logging.getLogger(__name__)
+
+# Cached states beside a Principal: the user is not an active user; the token id is not in
+# the registry (minted outside the platform). A registered token is (user_id, revoked).
+NOBODY = "nobody"
+UNREGISTERED = "unregistered"
 
 
 @dataclass(frozen=True)
@@ -18,59 +39,138 @@ class Principal:
     grants: frozenset[str]
 
 
-def load_principal(username: str) -> Principal | None:
-    """The active user named ``username`` with their expanded grants, in one query."""
-    if not isinstance(username, str) or not username:
-        return None
-    rows = list(
-        get_user_model()
-        .objects.filter(username=username, is_active=True)
-        .values_list(
-            "id",
-            "is_superuser",
-            "user_permissions__content_type__app_label",
-            "user_permissions__codename",
-            "groups__permissions__content_type__app_label",
-            "groups__permissions__codename",
-        )
-    )
-    if not rows:
-        return None
-    user_id, is_superuser = rows[0][0], rows[0][1]
-    names: set[str] = {ADMIN} if is_superuser else set()
-    for _, _, app1, code1, app2, code2 in rows:
-        if app1 == "accounts" and code1 in CATALOGUE:
-            names.add(code1)
-        if app2 == "accounts" and code2 in CATALOGUE:
-            names.add(code2)
-    return Principal(user_id=user_id, username=username, grants=expand(names))
+def _key(kind: str, name: str) -> str:
+    # Hashed: a subject or jti is any string a token carries; cache keys must stay short
+    # and free of spaces and control characters.
+    return f"accounts:{kind}:{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
 
 
-def authenticate(payload: dict) -> Principal | None:
-    """The principal a verified token payload speaks for, or None when it must be refused.
+def principal_key(username: str) -> str:
+    return _key("principal", username)
 
-    Refused: an unknown or inactive subject, a revoked token, and, with
-    WS_REQUIRE_REGISTERED_TOKENS, a token the platform did not mint.
-    """
-    from django.conf import settings
-    from django.utils import timezone
 
+def token_key(jti: str) -> str:
+    return _key("token", jti)
+
+
+def _query(username: str, jti: str | None) -> tuple[Principal | None, Any]:
+    """One query: the active user's grants and, for a ``jti``, the token's registry state."""
     from accounts.models import IssuedToken
 
-    principal = load_principal(payload.get("sub"))
-    if principal is None:
+    users = get_user_model().objects.filter(username=username, is_active=True)
+    fields = [
+        "id",
+        "is_superuser",
+        "user_permissions__content_type__app_label",
+        "user_permissions__codename",
+        "groups__permissions__content_type__app_label",
+        "groups__permissions__codename",
+    ]
+    if jti:
+        token = IssuedToken.objects.filter(jti=jti)
+        users = users.annotate(
+            issued_to=Subquery(token.values("user_id")[:1]),
+            issued_revoked=Exists(token.filter(revoked_at__isnull=False)),
+        )
+        fields += ["issued_to", "issued_revoked"]
+    rows = list(users.values_list(*fields))
+    if not rows:
+        return None, None
+    user_id, is_superuser = rows[0][0], rows[0][1]
+    names: set[str] = {ADMIN} if is_superuser else set()
+    for row in rows:
+        for app, code in (row[2:4], row[4:6]):
+            if app == "accounts" and code in CATALOGUE:
+                names.add(code)
+    principal = Principal(user_id=user_id, username=username, grants=expand(names))
+    state = None
+    if jti:
+        issued_to, revoked = rows[0][6], rows[0][7]
+        state = UNREGISTERED if issued_to is None else (issued_to, bool(revoked))
+    return principal, state
+
+
+def load_principal(username: str) -> Principal | None:
+    """The active user named ``username`` with their expanded grants, in one query (uncached)."""
+    if not isinstance(username, str) or not username:
         return None
-    jti = payload.get("jti")
-    issued = (
-        IssuedToken.objects.filter(jti=jti).values("id", "user_id", "revoked_at").first()
-        if jti
-        else None
-    )
-    if issued is None:
-        if getattr(settings, "WS_REQUIRE_REGISTERED_TOKENS", False):
+    return _query(username, None)[0]
+
+
+def _cache_get(keys: list[str]) -> dict:
+    try:
+        return cache.get_many(keys)
+    except Exception:  # noqa: BLE001 - a cache outage costs a query, never a refusal
+        log.warning("accounts: cache unreachable; reading the database", exc_info=True)
+        return {}
+
+
+def _cache_set(values: dict) -> None:
+    try:
+        cache.set_many(values, settings.WS_ACCESS_CACHE_TTL)
+    except Exception:  # noqa: BLE001
+        log.warning("accounts: cache unreachable; not caching", exc_info=True)
+
+
+def authenticate(payload: dict, *, fresh: bool = False) -> Principal | None:
+    """The principal a verified token payload speaks for, or None when it must be refused.
+
+    Refused: an unknown or inactive subject, a revoked token, a registered token of
+    another user, and, with WS_REQUIRE_REGISTERED_TOKENS, a token the platform did not
+    mint. ``fresh`` reads the database even when the cache has an answer.
+    """
+    username, jti = payload.get("sub"), payload.get("jti") or None
+    if not isinstance(username, str) or not username or not isinstance(jti, (str, type(None))):
+        return None
+    pkey, tkey = principal_key(username), token_key(jti) if jti else None
+    cached = {} if fresh else _cache_get([k for k in (pkey, tkey) if k])
+    principal, state = cached.get(pkey), cached.get(tkey) if tkey else None
+    if principal == NOBODY:
+        return None
+    if principal is None or (tkey and state is None):
+        principal, state = _query(username, jti)
+        values = {pkey: principal or NOBODY}
+        if tkey and principal is not None:
+            values[tkey] = state
+        _cache_set(values)
+        if principal is None:
             return None
-        return principal
-    if issued["revoked_at"] is not None or issued["user_id"] != principal.user_id:
+    if state is None or state == UNREGISTERED:
+        return None if settings.WS_REQUIRE_REGISTERED_TOKENS else principal
+    issued_to, revoked = state
+    if revoked or issued_to != principal.user_id:
         return None
-    IssuedToken.objects.filter(id=issued["id"]).update(last_used_at=timezone.now())
     return principal
+
+
+def refresh_principals(usernames: Iterable[str]) -> dict[str, Principal | None]:
+    """Each user's current principal from the database (one query each), re-cached."""
+    found = {username: load_principal(username) for username in set(usernames)}
+    _cache_set({principal_key(u): p or NOBODY for u, p in found.items()})
+    return found
+
+
+def forget(*, usernames: Iterable[str] = (), jtis: Iterable[str] = ()) -> None:
+    """Drop the cached principals and token states of these users and tokens."""
+    keys = [principal_key(u) for u in usernames] + [token_key(j) for j in jtis]
+    if keys:
+        try:
+            cache.delete_many(keys)
+        except Exception:  # noqa: BLE001
+            log.error("accounts: could not forget cached access for %d keys", len(keys))
+
+
+def note_token_used(jti: str | None) -> bool:
+    """Stamp a registered token's last_used_at, at most once per WS_TOKEN_USED_INTERVAL."""
+    from accounts.models import IssuedToken
+
+    if not jti:
+        return False
+    try:
+        if cache.get(token_key(jti)) == UNREGISTERED:
+            return False
+        if not cache.add(_key("used", jti), True, settings.WS_TOKEN_USED_INTERVAL):
+            return False
+    except Exception:  # noqa: BLE001 - the stamp is a convenience, never worth an error
+        return False
+    return bool(IssuedToken.objects.filter(jti=jti).update(last_used_at=timezone.now()))

@@ -1,4 +1,4 @@
-"""The registry of tokens the platform minted (never the token text)."""
+"""The registry of tokens the platform minted (never the token text), and revocation."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone as django_timezone
 
 from accounts.models import IssuedToken
+from accounts.signals import announce_tokens_revoked
 
 
 def _when(epoch: int | float) -> datetime:
@@ -26,3 +30,16 @@ def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None)
         expires_at=_when(token["exp"]),
         issued_by=issued_by if getattr(issued_by, "pk", None) else None,
     )
+
+
+def revoke_tokens(tokens: QuerySet[IssuedToken], *, by: Any = None) -> int:
+    """Revoke those of ``tokens`` not yet revoked; their open sockets close on commit."""
+    with transaction.atomic():
+        jtis = list(tokens.filter(revoked_at__isnull=True).values_list("jti", flat=True))
+        if not jtis:
+            return 0
+        count = IssuedToken.objects.filter(jti__in=jtis, revoked_at__isnull=True).update(
+            revoked_at=django_timezone.now(), revoked_by=by if getattr(by, "pk", None) else None
+        )
+        announce_tokens_revoked(jtis)
+    return count

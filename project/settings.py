@@ -39,6 +39,11 @@ WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", F
 WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
 # tokenExpiring is sent this many seconds before a token expires.
 WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
+# Longest a cached principal or token state may outlive a change the signals missed
+# (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
+WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)
+# An issued token's last_used_at is written at most once per this many seconds.
+WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",

@@ -10,8 +10,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts import permissions as perms
-from accounts.services import authenticate
-from realtime import api, protocol, tokens
+from accounts.services import note_token_used
+from realtime import access, api, protocol, tokens
 from realtime.fields import StrictCharField
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event
@@ -29,7 +29,7 @@ async def auth(request: Request) -> Reply:
     if conn.authenticated and payload["sub"] != conn.username:
         # Re-auth may renew the token, never switch to another user.
         raise PermissionDenied("Re-authentication must be for the same subject")
-    principal = await database_sync_to_async(authenticate)(payload)
+    principal = await access.authenticate(payload)
     if principal is None:
         raise InvalidToken()
     token_permissions = list(payload.get("permissions", []))
@@ -43,6 +43,8 @@ async def auth(request: Request) -> Reply:
         exp=float(payload["exp"]),
     )
     schedule_expiry(conn)
+    if payload.get("jti"):  # off the reply's path: at most one write a minute per token
+        conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))
     return Reply(
         "authenticated", {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
     )
@@ -51,11 +53,9 @@ async def auth(request: Request) -> Reply:
 def schedule_expiry(conn) -> None:  # noqa: ANN001
     """tokenExpiring shortly before the token's exp, tokenExpired (and a close) at it."""
     remaining = conn.token_exp - time.time()
-    warn_in = remaining - settings.WS_TOKEN_EXPIRY_WARNING
-    if warn_in > 0:
-        conn.set_timer("token-expiring", warn_in, lambda: _expiring(conn))
-    else:
-        conn.cancel_timer("token-expiring")
+    # A token that is already inside the warning window is warned about at once.
+    warn_in = max(remaining - settings.WS_TOKEN_EXPIRY_WARNING, 0)
+    conn.set_timer("token-expiring", warn_in, lambda: _expiring(conn))
     conn.set_timer("token-expired", remaining, lambda: _expired(conn))
 
 
@@ -66,10 +66,15 @@ async def _expiring(conn) -> None:  # noqa: ANN001
 
 
 async def _expired(conn) -> None:  # noqa: ANN001
-    if conn.token_exp is not None and conn.token_exp <= time.time() + 0.05:
-        conn.authenticated = False
-        await conn.send_event("tokenExpired")
-        await conn.close_with(protocol.CLOSE_TOKEN_EXPIRED)
+    if conn.token_exp is None:
+        return
+    if conn.token_exp > time.time() + 0.05:
+        # The loop's clock fired early: wait for the rest rather than never closing.
+        conn.set_timer("token-expired", conn.token_exp - time.time(), lambda: _expired(conn))
+        return
+    conn.authenticated = False
+    await conn.send_event("tokenExpired")
+    await conn.close_with(protocol.CLOSE_TOKEN_EXPIRED)
 
 
 @event("ping", reply="pong")

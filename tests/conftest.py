@@ -71,3 +71,12 @@ def pg_platform(tmp_path, postgres_env):
     p.migrate()
     yield p
     p.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Each test starts with an empty Django cache: cached principals never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -1,0 +1,115 @@
+"""Open sockets follow their users' rights, in every server process.
+
+``accounts.signals`` announces committed changes; the receivers here publish them to every
+process's hub (the channel layer; Redis with ``REDIS_URL``), and each hub acts on its own
+sockets:
+
+  accounts.revoked {jtis}                 sockets using these tokens close with 4003
+  accounts.changed {user_ids, usernames}  per user with local sockets: one query for their
+                                          current grants; a deactivated, deleted or renamed
+                                          user's sockets close with 4003, the others get
+                                          ``permissionsChanged`` when what they may do changed
+
+An ``auth`` that was reading the database while such a message arrived could have read
+the old state (and cached it): :func:`authenticate` notices and reads again, bypassing the
+cache, so a revocation never loses a race against a concurrent ``auth``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.db import database_sync_to_async
+
+from accounts import permissions as perms
+from accounts import services, signals
+from realtime import protocol
+from realtime.hub import Hub, get_hub, hub_handler
+
+if TYPE_CHECKING:
+    from accounts.services import Principal
+
+log = logging.getLogger(__name__)
+
+PERMISSIONS_CHANGED = "permissionsChanged"
+
+# Bumped (in this process) by every accounts message; see authenticate().
+_epoch = 0
+
+
+def connect() -> None:
+    """Listen to accounts' announcements (from RealtimeConfig.ready)."""
+    signals.tokens_revoked.connect(_tokens_revoked, dispatch_uid="realtime.access.revoked")
+    signals.access_changed.connect(_access_changed, dispatch_uid="realtime.access.changed")
+
+
+def _tokens_revoked(sender: Any, jtis: list[str], **kwargs: Any) -> None:
+    _publish({"type": "accounts.revoked", "jtis": list(jtis)})
+
+
+def _access_changed(sender: Any, user_ids: list[int], usernames: list[str], **kwargs: Any) -> None:
+    _publish({"type": "accounts.changed", "user_ids": list(user_ids), "usernames": list(usernames)})
+
+
+def _publish(message: dict) -> None:
+    # Signals arrive in sync code (an admin view, a command, database_sync_to_async);
+    # async_to_sync runs the publish on the server's own loop when there is one.
+    async def publish() -> None:
+        await get_hub().publish(message)
+
+    async_to_sync(publish)()
+
+
+async def authenticate(payload: dict) -> Principal | None:
+    """accounts.services.authenticate off the event loop, re-read if access changed meanwhile."""
+    fresh = False
+    for _ in range(3):
+        seen = _epoch
+        principal = await database_sync_to_async(services.authenticate)(payload, fresh=fresh)
+        if _epoch == seen:
+            return principal
+        fresh = True
+    return None  # rights keep changing under this auth: fail closed; the client may retry
+
+
+@hub_handler("accounts.revoked")
+async def _on_revoked(hub: Hub, message: dict) -> None:
+    global _epoch
+    _epoch += 1
+    jtis = set(message["jtis"])
+    for conn in hub.local(lambda c: c.token_jti is not None and c.token_jti in jtis):
+        await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
+    # This process's own cache (a no-op repeat for a shared cache).
+    await sync_to_async(services.forget, thread_sensitive=False)(jtis=jtis)
+
+
+@hub_handler("accounts.changed")
+async def _on_changed(hub: Hub, message: dict) -> None:
+    global _epoch
+    _epoch += 1
+    user_ids = set(message["user_ids"])
+    conns = hub.local(lambda c: c.authenticated and c.user_id in user_ids)
+    local_names = {c.username for c in conns}
+    # This process's own cache (a no-op repeat for a shared cache).
+    others = set(message["usernames"]) - local_names
+    if others:
+        await sync_to_async(services.forget, thread_sensitive=False)(usernames=others)
+    if not conns:
+        return
+    # One query per user with sockets here, whatever their number of sockets.
+    current = await database_sync_to_async(services.refresh_principals)(local_names)
+    for conn in conns:
+        await follow(conn, current.get(conn.username))
+
+
+async def follow(conn: Any, principal: Principal | None) -> None:
+    """Bring one socket in line with its user's current principal."""
+    if principal is None or principal.user_id != conn.user_id:
+        await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
+        return
+    effective = perms.expand(conn.token_permissions) & principal.grants
+    if effective != conn.permissions:
+        conn.permissions = effective
+        await conn.send_event(PERMISSIONS_CHANGED, {"permissions": perms.ordered(effective)})
