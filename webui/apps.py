@@ -8,7 +8,12 @@ class WebuiConfig(AppConfig):
     verbose_name = "Web admin"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+
         from realtime.tokens import parse_duration
+        from webui.session import revoke_on_logout
+
+        user_logged_out.connect(revoke_on_logout, dispatch_uid="webui.revoke_on_logout")
 
         # Refuse a malformed lifetime at start, not at the first page load.
         try:

@@ -47,3 +47,13 @@ def remember(session, jti: str) -> None:  # noqa: ANN001
     """Note a jti minted for this login session (newest last, bounded)."""
     jtis = [*session.get(SESSION_KEY, []), jti][-MAX_REMEMBERED:]
     session[SESSION_KEY] = jtis
+
+
+def revoke_on_logout(sender, request, user, **kwargs) -> None:  # noqa: ANN001, ANN003
+    """user_logged_out: the tokens this login's pages got stop working (sockets close)."""
+    from accounts.models import IssuedToken
+    from accounts.tokens import revoke_tokens
+
+    jtis = request.session.get(SESSION_KEY, []) if request is not None else []
+    if user is not None and jtis:
+        revoke_tokens(IssuedToken.objects.filter(user=user, jti__in=jtis), by=user)

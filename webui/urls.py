@@ -14,6 +14,8 @@ urlpatterns = [
     path("jobs/", views.page("jobs", "jobs.view"), name="jobs"),
     path("announce/", views.page("announce", "announce"), name="announce"),
     path("audit/", views.page("audit", "admin"), name="audit"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
     path("session-token/", views.session_token, name="session-token"),
     # Django's own views: django-axes throttles the login (it hooks authenticate()).
     path(

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.utils import timezone
 from django.views.generic import TemplateView
 
 from accounts import permissions as perms
+from accounts.models import IssuedToken
 from accounts.services import load_principal
+from accounts.tokens import revoke_tokens
+from realtime import api
 from webui import session
+from webui.forms import MintTokenForm
 
 # (url name, label, permission needed to see it); the order of the navigation.
 NAV: list[tuple[str, str, str | None]] = [
@@ -87,3 +95,53 @@ def session_token(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"token": minted.token, "expiresAt": minted.expires_at, "permissions": minted.permissions}
     )
+
+
+def _page_context(request: HttpRequest, name: str) -> dict[str, Any]:
+    view = PageView(page=name)
+    view.setup(request)
+    return view.get_context_data()
+
+
+@never_cache
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """The user's own tokens: list; POST mints one within their grants, shown once."""
+    grants = perms.ordered(user_grants(request))
+    form = MintTokenForm(request.POST or None, grants=grants)
+    minted = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            minted = api.generate_token(
+                request.user.get_username(),
+                form.cleaned_data["permissions"],
+                form.cleaned_data["expires"],
+                label=form.cleaned_data["label"],
+                issued_by=request.user,
+            )
+        except api.TokenRequestError as exc:
+            form.add_error(None, str(exc))
+        else:
+            form = MintTokenForm(grants=grants)
+    mine = IssuedToken.objects.filter(user=request.user)
+    context = _page_context(request, "tokens")
+    context.update(
+        form=form,
+        minted=minted,
+        tokens=mine.exclude(label=session.LABEL)[:200],
+        session_tokens=mine.filter(label=session.LABEL, revoked_at__isnull=True, expires_at__gt=timezone.now()),
+        now=timezone.now(),
+    )
+    return render(request, "webui/tokens.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's own tokens; its sockets close."""
+    token = get_object_or_404(IssuedToken, pk=pk, user=request.user)
+    if revoke_tokens(IssuedToken.objects.filter(pk=token.pk), by=request.user):
+        messages.success(request, f"Token \u201c{token.label or token.jti[:8]}\u201d revoked.")
+    else:
+        messages.info(request, "That token was already revoked.")
+    return redirect("webui:tokens")
