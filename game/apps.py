@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class GameConfig(AppConfig):
     name = "game"
     verbose_name = "Game world"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from accounts.models import IssuedToken
+        from game import server, signals
+        from realtime.signals import client_disconnected
+
+        client_disconnected.connect(server.on_client_disconnected, dispatch_uid="game.bridge-disconnect")
+        post_save.connect(signals.on_token_saved, sender=IssuedToken, dispatch_uid="game.token-audit")

@@ -32,6 +32,7 @@ from realtime.protocol import (
     UnknownEvent,
 )
 from realtime.registry import EventSpec, Reply, Request, registry
+from realtime.signals import client_disconnected
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._in_flight: set[asyncio.Task] = set()
         self._awaiting: dict[str, str] = {}  # server-to-client request id -> reply_to channel
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._ordered = asyncio.Lock()  # serialises this socket's ordered=True events
         self.hub = None
 
     # Channels' AsyncConsumer.__call__ gives every consumer its own channel-layer channel
@@ -109,6 +111,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             for request_id, reply_to in list(self._awaiting.items()):
                 await self.hub.route_reply(reply_to, request_id, {"gone": True})
             self._awaiting.clear()
+        if self.authenticated_once:
+            await self._announce_disconnect()
+
+    async def _announce_disconnect(self) -> None:
+        results = await client_disconnected.asend_robust(
+            sender=type(self),
+            client_id=self.client_id,
+            username=self.username,
+            user_id=self.user_id,
+            permissions=self.permissions,
+        )
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                log.error("client_disconnected receiver %r failed", receiver, exc_info=result)
 
     def set_timer(self, name: str, delay: float, callback) -> None:  # noqa: ANN001
         """Run ``callback`` (a coroutine function) after ``delay`` s, replacing ``name``."""
@@ -190,7 +206,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             await self.send_error(RateLimited("Too many requests in flight"), request_id)
             return
-        self._spawn(self._run(spec, request))
+        self._spawn(self._run_ordered(spec, request) if spec.ordered else self._run(spec, request))
 
     def _spawn(self, coroutine) -> None:  # noqa: ANN001
         task = asyncio.ensure_future(coroutine)
@@ -207,6 +223,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if spec.permission is not None and spec.permission not in self.permissions:
             raise PermissionDenied(f"Permission denied: {event} requires {spec.permission}")
         return spec
+
+    async def _run_ordered(self, spec: EventSpec, request: Request) -> None:
+        # asyncio.Lock is FIFO and tasks start in the order frames arrived, so ordered
+        # events run one at a time in arrival order while the socket keeps reading.
+        async with self._ordered:
+            await self._run(spec, request)
 
     async def _run(self, spec: EventSpec, request: Request) -> None:
         try:

@@ -185,6 +185,10 @@ class Hub:
             return await self.presence.locate(client_id)
         return None
 
+    async def is_connected(self, client_id: str) -> bool:
+        """Whether authenticated client ``client_id`` is connected to a live process."""
+        return await self._locate(client_id) is not None
+
     async def send_to(self, client_id: str, event: str, data: Any) -> bool:
         """Send to one authenticated client wherever it is; False when it is not connected."""
         channel = await self._locate(client_id)

@@ -77,6 +77,7 @@ class EventSpec:
     schema: type[serializers.Serializer] | None = None
     reply: str | None = None  # the event the reply carries, for docs/PROTOCOL.md
     rate: str = "read"  # rate-limit class: "auth", "read" or "command"
+    ordered: bool = False  # True: a socket's frames of ordered events run one by one, in order
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -149,6 +150,7 @@ def event(
     schema: type[serializers.Serializer] | None = None,
     reply: str | None = None,
     rate: str = "read",
+    ordered: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as the handler of socket event ``name``."""
 
@@ -162,6 +164,7 @@ def event(
                 schema=schema,
                 reply=reply,
                 rate=rate,
+                ordered=ordered,
                 description=(handler.__doc__ or "").strip().splitlines()[0]
                 if handler.__doc__
                 else "",

@@ -1,0 +1,204 @@
+"""The game's socket events for admins (the spec's getPlayers, getStats, getJobs,
+kickPlayer, announce, and the platform's bans, job management and audit log).
+
+The bridge's own events are in game/bridge.py, imported here so that the registry's
+autodiscovery of ``events`` modules finds both.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from accounts.permissions import ADMIN
+from game import audit, bans, bridge, commands, jobs, schemas, server, world  # noqa: F401 (bridge registers)
+from game.audit import actor_of
+from game.formats import iso
+from realtime import api
+from realtime.hub import get_hub
+from realtime.protocol import NotFound
+from realtime.registry import Reply, Request, event
+
+db = database_sync_to_async
+
+
+def _bridge_and_players() -> tuple[str | None, list[dict]]:
+    return server.recorded_bridge(), world.players()
+
+
+@event("getPlayers", permission="players.view", reply="players")
+async def get_players(request: Request) -> Reply:
+    """The online players with identifiers and selected character (none while offline)."""
+    client_id, players = await db(_bridge_and_players)()
+    if not client_id or not await get_hub().is_connected(client_id):
+        players = []
+    return Reply("players", {"players": players})
+
+
+@event("getStats", permission="stats.view", reply="stats")
+async def get_stats(request: Request) -> Reply:
+    """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online/serverName."""
+    state = await db(world.server_state)()
+    online = bool(
+        state and state["bridge_client_id"] and await get_hub().is_connected(state["bridge_client_id"])
+    )
+    started = state["started_at"] if online else None
+    return Reply(
+        "stats",
+        {
+            "onlinePlayers": state["online_players"] if online else 0,
+            "maxPlayers": state["max_players"] if state else 0,
+            "uptime": max(0, int((timezone.now() - started).total_seconds())) if started else 0,
+            "online": online,
+            "serverName": state["name"] if state else "",
+        },
+    )
+
+
+@event("getJobs", permission="jobs.view", reply="jobs")
+async def get_jobs(request: Request) -> Reply:
+    """Every job with its grades."""
+    return Reply("jobs", {"jobs": await db(jobs.all_jobs)()})
+
+
+# -- commands the game server carries out -------------------------------------------------
+
+
+async def _online_player(request: Request, action: str, source: int) -> tuple[str, dict]:
+    """(the bridge, the player) for a command on ``source``; offline or unknown refused."""
+    bridge_id = await commands.require_bridge(
+        actor_of(request), action, f"player {source}", commands.summary(request.data)
+    )
+    player = await db(world.player_summary)(source)
+    if player is None:
+        raise NotFound(f"No online player with source {source}")
+    return bridge_id, player
+
+
+@event("kickPlayer", permission="players.kick", schema=schemas.KickSchema, reply="success", rate="command")
+async def kick_player(request: Request) -> Reply:
+    """Have the game server drop a player; everyone gets playerKicked."""
+    source, reason = request.data["source"], request.data["reason"]
+    bridge_id, player = await _online_player(request, "player.kick", source)
+    await commands.carry_out(
+        actor_of(request), bridge_id, action="player.kick", target=commands.player_target(player),
+        data={"source": source, "name": player["name"], "reason": reason},
+        command="kickPlayer", payload={"source": source, "reason": reason},
+    )
+    await api.abroadcast("playerKicked", {"source": source, "reason": reason})
+    return Reply("success", {"message": f"Player {source} kicked"})
+
+
+@event("announce", permission="announce", schema=schemas.AnnounceSchema, reply="success", rate="command")
+async def announce(request: Request) -> Reply:
+    """Show a message to every player in the game; everyone gets announcement."""
+    data = dict(request.data)
+    bridge_id = await commands.require_bridge(actor_of(request), "announce", "all players", data)
+    await commands.carry_out(
+        actor_of(request), bridge_id, action="announce", target="all players", data=data,
+        command="announce", payload=data,
+    )
+    await api.abroadcast("announcement", data)
+    return Reply("success", {"message": "Announcement sent"})
+
+
+# -- bans ---------------------------------------------------------------------------------
+
+
+@event("banPlayer", permission="players.ban", schema=schemas.BanSchema, reply="success", rate="command")
+async def ban_player(request: Request) -> Reply:
+    """Ban an online player (by source: kicked now) or anyone (by identifiers)."""
+    data, actor = request.data, actor_of(request)
+    expires_at = bans.expiry(data["duration"])
+    record = commands.summary(data)
+    player = None
+    if "source" in data:
+        bridge_id, player = await _online_player(request, "player.ban", data["source"])
+    else:
+        values = sorted(set(data["identifiers"].values()))
+        player = await db(world.find_online_by_identifiers)(values)
+        bridge_id = await server.online_bridge() if player else None
+        if bridge_id is None:
+            ban = await db(bans.ban_offline)(actor, values, data["name"], data["reason"], expires_at, record)
+            return await _banned(ban, None)
+    values = sorted(set(bans.bannable(player["identifiers"])) | set(data.get("identifiers", {}).values()))
+    _, ban = await commands.carry_out(
+        actor, bridge_id, action="player.ban", target=commands.player_target(player),
+        data={**record, "name": player["name"], "identifiers": values},
+        command="banPlayer",
+        payload={"source": player["source"], "reason": data["reason"], "expiresAt": iso(expires_at)},
+        then=lambda: _store_ban(actor, values, player["name"], data["reason"], expires_at),
+    )
+    return await _banned(ban, player["source"])
+
+
+def _store_ban(actor, values, name, reason, expires_at) -> tuple[dict, dict]:  # noqa: ANN001
+    ban = bans.create(actor, values, name, reason, expires_at)
+    return {"banId": ban["id"]}, ban
+
+
+async def _banned(ban: dict, source: int | None) -> Reply:
+    await api.abroadcast(
+        "playerBanned",
+        {"banId": ban["id"], "source": source, "name": ban["name"], "reason": ban["reason"],
+         "expiresAt": ban["expiresAt"]},
+    )
+    who = f"Player {source}" if source is not None else (ban["name"] or ", ".join(ban["identifiers"]))
+    return Reply("success", {"message": f"{who} banned", "ban": ban})
+
+
+@event("unbanPlayer", permission="players.ban", schema=schemas.UnbanSchema, reply="success", rate="command")
+async def unban_player(request: Request) -> Reply:
+    """Lift a ban by its id."""
+    ban = await db(bans.lift)(actor_of(request), request.data["banId"])
+    await api.abroadcast("playerUnbanned", {"banId": ban["id"], "name": ban["name"]})
+    return Reply("success", {"message": f"Ban {ban['id']} lifted", "ban": ban})
+
+
+@event("getBans", permission="players.ban", schema=schemas.GetBansSchema, reply="bans")
+async def get_bans(request: Request) -> Reply:
+    """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
+    data = request.data
+    return Reply("bans", {"bans": await db(bans.listing)(data["active"], data["search"], data["limit"])})
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+
+async def _job_changed(action: str, job: dict, entry: int) -> dict:
+    return {"job": job, "pushed": await commands.job_changed(action, job, entry)}
+
+
+@event("createJob", permission="jobs.manage", schema=schemas.JobSchema, reply="success", rate="command")
+async def create_job(request: Request) -> Reply:
+    """A new job with its grades."""
+    job, entry = await db(jobs.create)(actor_of(request), dict(request.data))
+    extra = await _job_changed("created", job, entry)
+    return Reply("success", {"message": f"Job {job['name']} created", **extra})
+
+
+@event("updateJob", permission="jobs.manage", schema=schemas.JobUpdateSchema, reply="success", rate="command")
+async def update_job(request: Request) -> Reply:
+    """Change a job's label and/or replace its grades."""
+    job, entry = await db(jobs.update)(actor_of(request), dict(request.data))
+    extra = await _job_changed("updated", job, entry)
+    return Reply("success", {"message": f"Job {job['name']} updated", **extra})
+
+
+@event("deleteJob", permission="jobs.manage", schema=schemas.JobNameSchema, reply="success", rate="command")
+async def delete_job(request: Request) -> Reply:
+    """Delete a job and its grades."""
+    name = request.data["name"]
+    entry = await db(jobs.delete)(actor_of(request), name)
+    extra = await _job_changed("deleted", {"name": name}, entry)
+    return Reply("success", {"message": f"Job {name} deleted", **extra})
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+@event("getAuditLog", permission=ADMIN, schema=schemas.AuditLogSchema, reply="auditLog")
+async def get_audit_log(request: Request) -> Reply:
+    """The audit trail, newest first; page with ``before`` = the last page's ``nextBefore``."""
+    data = request.data
+    return Reply("auditLog", await db(audit.entries)(data["limit"], data.get("before"), data.get("action")))

@@ -1,0 +1,75 @@
+"""Job definitions and their grades. Synchronous ORM code; each change is one transaction
+with its (pending) audit entry, finished once the game server has been told."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+
+from game import audit
+from game.audit import Actor
+from game.models import Job, JobGrade
+from realtime.protocol import Conflict, NotFound
+
+GRADE_FIELDS = ("grade", "name", "label", "salary")
+
+
+def all_jobs() -> list[dict]:
+    """Every job with its grades, in the shape of the spec's ``jobs`` (two queries)."""
+    grades = Prefetch("grades", queryset=JobGrade.objects.order_by("grade"))
+    return [as_dict(job) for job in Job.objects.order_by("name").prefetch_related(grades)]
+
+
+def as_dict(job: Job) -> dict:
+    return {
+        "name": job.name,
+        "label": job.label,
+        "grades": [{f: getattr(g, f) for f in GRADE_FIELDS} for g in job.grades.all()],
+    }
+
+
+def _set_grades(job: Job, grades: list[dict]) -> None:
+    job.grades.all().delete()
+    JobGrade.objects.bulk_create([JobGrade(job=job, **g) for g in grades])
+
+
+def _fetch(name: str) -> Job:
+    return Job.objects.prefetch_related(Prefetch("grades", queryset=JobGrade.objects.order_by("grade"))).get(
+        name=name
+    )
+
+
+def create(actor: Actor, data: dict) -> tuple[dict, int]:
+    """A new job; (the job, its pending audit entry id)."""
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(name=data["name"], label=data["label"])
+            _set_grades(job, data["grades"])
+            entry = audit.start(actor, "job.create", f"job {job.name}", {"job": data})
+    except IntegrityError:
+        raise Conflict(f"A job named {data['name']!r} exists already; use updateJob") from None
+    return as_dict(_fetch(job.name)), entry
+
+
+def update(actor: Actor, data: dict) -> tuple[dict, int]:
+    """Change a job's label and/or replace its grades; (the job, its pending audit entry id)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(name=data["name"]).first()
+        if job is None:
+            raise NotFound(f"No job named {data['name']!r}")
+        if "label" in data:
+            job.label = data["label"]
+        job.save()
+        if "grades" in data:
+            _set_grades(job, data["grades"])
+        entry = audit.start(actor, "job.update", f"job {job.name}", {"changes": data})
+    return as_dict(_fetch(job.name)), entry
+
+
+def delete(actor: Actor, name: str) -> int:
+    """Delete a job and its grades; its pending audit entry id."""
+    with transaction.atomic():
+        deleted, _ = Job.objects.filter(name=name).delete()
+        if not deleted:
+            raise NotFound(f"No job named {name!r}")
+        return audit.start(actor, "job.delete", f"job {name}", {"name": name})
