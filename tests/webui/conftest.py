@@ -29,6 +29,9 @@ PAGES = re.compile(r"^https?://[^/]+/(?!static/|session-token/)[^.]*$")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    # Pages fulfilled by the CSP route below have no server address, so Chromium would
+    # count them as public and block their socket to 127.0.0.1 (Local Network Access).
+    "--disable-features=LocalNetworkAccessChecks",
 ]
 
 
