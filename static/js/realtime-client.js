@@ -282,13 +282,20 @@ export class RealtimeClient {
       }
       this._onFrame(frame);
     };
-    socket.onclose = (event) => {
+    let ended = false;
+    const end = (event) => {
       clearTimeout(authTimer);
-      if (socket !== this._socket) return;
+      if (ended || socket !== this._socket) return;
+      ended = true;
       this._socket = null;
       this._onClose(event);
     };
-    socket.onerror = () => {}; // onclose follows with the code
+    socket.onclose = end;
+    // Browsers follow an error with close (and its code); some WebSocket implementations
+    // (Node 20's) never close a socket that failed to connect: end it here then.
+    socket.onerror = () => {
+      if (socket.readyState !== 1) end({ code: 1006, reason: "connection failed" });
+    };
   }
 
   _onAuthReply(frame) {

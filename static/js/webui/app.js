@@ -82,7 +82,7 @@ export function formatTime(value, withDate = false) {
   if (Number.isNaN(date.getTime())) return String(value);
   return withDate
     ? date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })
-    : date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    : date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 }
 
 // -- messages --------------------------------------------------------------------------
@@ -106,12 +106,15 @@ export function describe(error) {
   return error.message || String(error);
 }
 
-/** Run ``fn`` and show any error it throws; resolves to its result or undefined. */
+/** Run ``fn`` (a load, redone on every reconnect) and show any error it throws. */
 export async function attempt(fn) {
   try {
     return await fn();
   } catch (error) {
-    notify("error", describe(error));
+    // A load cut off by a lost connection is redone on reconnect; the banner says so.
+    if (!(["connection_lost", "closed"].includes(error.code) && client.state !== State.OPEN)) {
+      notify("error", describe(error));
+    }
     return undefined;
   }
 }
