@@ -76,8 +76,11 @@ class Problems(list):
 
 
 @pytest.fixture
-def browser_context(chromium, request):
-    """A fresh browser profile whose pages are served under the CSP; fails on problems."""
+def browser_context(chromium, platform):
+    """A fresh browser profile whose pages are served under the CSP; fails on problems.
+
+    It depends on ``platform`` so that its pages close before the servers stop.
+    """
     context = chromium.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(15000)
     problems = Problems()

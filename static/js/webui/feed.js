@@ -59,7 +59,7 @@ function record(event, data) {
     /* storage full or disabled: the feed still works for this page */
   }
   for (const fn of listeners) fn(entry);
-  if (event === "playerLeft") names.delete(data.source);
+  // Names are kept after playerLeft: a kick's playerKicked may come after its playerLeft.
 }
 
 for (const event of Object.keys(DESCRIBE)) client.on(event, (data) => record(event, data));
