@@ -199,3 +199,115 @@ def test_the_page_renews_its_token_before_expiry_and_keeps_its_socket(browser_co
     expect(page.locator("body")).to_have_attribute("data-connection", "open")
     assert page.locator("#conn-state").get_attribute("title") == socket  # same clientId throughout
     expect(page.locator("#connection-banner")).to_be_hidden()
+
+
+def test_ban_from_the_players_page_then_lift_it_on_the_bans_page(browser_context, live, simulators):
+    live.add_user("boss", superuser=True)
+    sim = simulate(live, simulators)
+    players = sign_in(browser_context, live, "boss", "/players/")
+    expect(player_rows(players)).to_have_count(ONLINE)
+    row = player_rows(players).nth(1)
+    source, name = row.get_attribute("data-source"), row.locator(".player-name").inner_text()
+    row.get_by_role("button", name="Ban").click()
+    dialog = players.locator("#ban-dialog")
+    dialog.locator("textarea[name=reason]").fill("Aimbot")
+    dialog.locator("input[name=duration]").fill("-5m")
+    dialog.get_by_test_id("confirm-ban").click()
+    # The server's validation message is shown; nothing happened.
+    expect(players.locator(".msg-error")).to_contain_text("duration")
+    expect(player_rows(players)).to_have_count(ONLINE)
+    players.locator(".msg-error .msg-close").click()
+
+    row.get_by_role("button", name="Ban").click()
+    dialog.locator("textarea[name=reason]").fill("Aimbot")
+    dialog.locator("input[name=duration]").fill("7d")
+    dialog.get_by_test_id("confirm-ban").click()
+    expect(players.locator(".msg-success")).to_contain_text(f"Player {source} banned")
+    expect(players.locator(f'#player-rows tr[data-source="{source}"]')).to_have_count(0)
+    sim.wait_for_output("Aimbot")
+
+    bans = browser_context.new_page()
+    bans.goto(f"{live.server.http}/bans/")
+    ban_row = bans.locator("#ban-rows tr[data-ban]")
+    expect(ban_row).to_have_count(1)
+    expect(ban_row).to_contain_text(name)
+    expect(ban_row).to_contain_text("Aimbot")
+    expect(ban_row).to_contain_text("license:")
+    bans.fill("#ban-search", "no such player")
+    expect(bans.locator("#ban-rows")).to_contain_text("No ban matches the search.")
+    bans.fill("#ban-search", "aimbot")
+    expect(ban_row).to_have_count(1)
+    screenshot(bans, "bans")
+
+    ban_row.get_by_role("button", name="Unban").click()
+    bans.get_by_test_id("confirm-unban").click()
+    expect(bans.locator(".msg-success").last).to_contain_text("lifted")
+    expect(bans.locator("#ban-rows")).to_contain_text("No ban matches the search.")
+    bans.check("#ban-all")
+    expect(ban_row).to_contain_text("lifted by boss")
+
+
+def test_jobs_are_created_edited_and_deleted_by_managers_and_only_listed_for_viewers(
+    browser_context, live, simulators
+):
+    live.add_user("boss", superuser=True)
+    live.add_user("clerk", ["jobs.view"])
+    simulate(live, simulators)
+    jobs = sign_in(browser_context, live, "boss", "/jobs/")
+    expect(jobs.locator("#job-count")).not_to_have_text("—")
+    before = jobs.locator("#job-rows tr[data-job]").count()
+
+    jobs.get_by_role("button", name="New job").click()
+    dialog = jobs.locator("#job-dialog")
+    dialog.locator("input[name=name]").fill("taxi")
+    dialog.locator("input[name=label]").fill("Downtown Cab Co.")
+    grade = dialog.locator("[data-grade]").first
+    grade.get_by_label("Grade name").fill("driver")
+    grade.get_by_label("Grade label").fill("Driver")
+    grade.get_by_label("Salary").fill("150")
+    dialog.get_by_role("button", name="Add grade").click()
+    second = dialog.locator("[data-grade]").nth(1)
+    second.get_by_label("Grade name").fill("boss")
+    second.get_by_label("Grade label").fill("Owner")
+    second.get_by_label("Salary").fill("400")
+    dialog.get_by_role("button", name="Save job").click()
+    expect(jobs.locator(".msg-success").last).to_contain_text("Job taxi created")
+    taxi = jobs.locator('#job-rows tr[data-job="taxi"]')
+    expect(taxi).to_contain_text("Downtown Cab Co.")
+    expect(taxi.locator(".grades li")).to_have_count(2)
+    expect(jobs.locator("#job-rows tr[data-job]")).to_have_count(before + 1)
+
+    taxi.get_by_role("button", name="Edit").click()
+    expect(dialog.locator("input[name=name]")).to_have_attribute("readonly", "")
+    dialog.locator("input[name=label]").fill("Downtown Cab Company")
+    dialog.get_by_role("button", name="Save job").click()
+    expect(taxi).to_contain_text("Downtown Cab Company")
+    screenshot(jobs, "jobs")
+
+    # A jobs.view holder sees the change live but gets no controls.
+    clerk_context = browser_context.browser.new_context()
+    try:
+        clerk = clerk_context.new_page()
+        clerk.goto(f"{live.server.http}/jobs/")
+        clerk.fill("input[name=username]", "clerk")
+        clerk.fill("input[name=password]", "pw-clerk")
+        clerk.click("button[type=submit]")
+        expect(clerk.locator('#job-rows tr[data-job="taxi"]')).to_contain_text("Downtown Cab Company")
+        expect(clerk.locator("#job-rows button")).to_have_count(0)
+        expect(clerk.get_by_role("button", name="New job")).to_be_hidden()
+
+        taxi.get_by_role("button", name="Delete").click()
+        jobs.locator("#job-delete-dialog").get_by_role("button", name="Delete job").click()
+        expect(jobs.locator(".msg-success").last).to_contain_text("Job taxi deleted")
+        expect(taxi).to_have_count(0)
+        expect(clerk.locator('#job-rows tr[data-job="taxi"]')).to_have_count(0)
+    finally:
+        clerk_context.close()
+
+    audit = browser_context.new_page()
+    audit.goto(f"{live.server.http}/audit/")
+    expect(audit.locator("#audit-rows")).to_contain_text("job.delete")
+    expect(audit.locator("#audit-rows")).to_contain_text("job.create")
+    audit.select_option("#audit-action", "job.update")
+    expect(audit.locator("#audit-rows tr")).to_have_count(1)
+    screenshot(audit, "audit")

@@ -104,7 +104,7 @@ onGameStatus((online) => {
   if (!online) {
     players.clear();
     render();
-  } else if (loaded) resyncSoon();
+  } else resyncSoon(); // a (new) snapshot: read the list again, even if a read is in flight
 });
 client.onState(() => loaded && render()); // permissions may have changed: controls follow
 
