@@ -311,3 +311,32 @@ def test_jobs_are_created_edited_and_deleted_by_managers_and_only_listed_for_vie
     audit.select_option("#audit-action", "job.update")
     expect(audit.locator("#audit-rows tr")).to_have_count(1)
     screenshot(audit, "audit")
+
+
+def test_controls_follow_the_users_rights_while_the_page_is_open(browser_context, platform, redis_env, simulators):
+    # Grants change in another process (manage.py ws_grant); Redis carries the news.
+    platform.env.update(redis_env)
+    live = Live(platform)
+    live.add_user("mod", ["players.view", "players.kick"])
+    simulate(live, simulators)
+    page = sign_in(browser_context, live, "mod", "/players/")
+    kick, ban = page.locator("button[data-action=kick]"), page.locator("button[data-action=ban]")
+    expect(player_rows(page)).to_have_count(ONLINE)
+    expect(kick).to_have_count(ONLINE)
+    expect(ban).to_have_count(0)
+
+    platform.manage("ws_grant", "mod", "players.view")
+    expect(kick).to_have_count(0)
+    expect(page.locator(".msg-info").last).to_contain_text("Your permissions changed: players.view.")
+
+    # Given back: the page's token still carries it.
+    platform.manage("ws_grant", "mod", "players.view", "players.kick")
+    expect(kick).to_have_count(ONLINE)
+    expect(page.locator(".msg-info").last).to_contain_text("players.view, players.kick")
+    expect(page.locator("body")).to_have_attribute("data-connection", "open")
+
+    # Taking players.view away empties what the page may ask; the server refuses the list.
+    platform.manage("ws_grant", "mod", "players.kick")
+    expect(page.locator(".msg-info").last).to_contain_text("Your permissions changed: players.kick.")
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator(".msg-error").last).to_contain_text("getPlayers requires players.view")

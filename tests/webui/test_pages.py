@@ -183,3 +183,21 @@ def test_static_files_fetch_nothing_from_elsewhere():
         assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", text), path
         assert not re.search(r"""(from|import)\s*\(?\s*['"](https?:)?//""", text), path
         assert "innerHTML" not in text and "eval(" not in text, path
+
+
+def test_the_web_admin_login_is_throttled_by_django_axes(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    make_user("mod", ["players.view"])
+    client = browser()
+    csrf = csrf_of(client.get(reverse("webui:login")))
+
+    def attempt(password: str):  # noqa: ANN202
+        return client.post(
+            reverse("webui:login"), {"username": "mod", "password": password, "csrfmiddlewaretoken": csrf}
+        )
+
+    for _ in range(2):
+        assert attempt("wrong").status_code == 200
+    assert attempt("wrong").status_code == 429
+    assert attempt("pw-mod").status_code == 429  # locked out even with the right password
+    assert "_auth_user_id" not in client.session

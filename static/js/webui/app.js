@@ -173,10 +173,11 @@ client.onError((error) => {
     notify("error", describe(error));
   }
 });
+// Controls follow at once (onState fires). The token is deliberately not renewed here: it
+// keeps the scope it was minted with, so rights taken away and given back show up again.
+// A permission the token never carried arrives with the next renewal (tokenExpiring).
 client.on("permissionsChanged", (data) => {
   notify("info", `Your permissions changed: ${(data.permissions || []).join(", ") || "none"}.`);
-  // A widened grant needs a token that carries it: fetch one and re-authenticate.
-  client.renew().catch(() => {});
 });
 
 // -- the game server's state, shown where pages ask for it ------------------------------

@@ -30,7 +30,7 @@ function render() {
   if (!rows.length) rows.push(el("tr", { class: "table-empty" }, el("td", { colspan: 6 }, "No entries.")));
   $("#audit-rows").replaceChildren(...rows);
   $("#audit-count").textContent = `${entries.length} entr${entries.length === 1 ? "y" : "ies"} shown`;
-  $("#audit-more").hidden = nextBefore === null;
+  $("#audit-more-row").hidden = nextBefore === null;
 }
 
 async function load(more = false) {
