@@ -37,6 +37,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("tokens", "Tokens", None),
     ("audit", "Audit log", perms.ADMIN),
 ]
+TITLES = {name: label for name, label, _ in NAV}
 
 
 def user_grants(request: HttpRequest) -> frozenset[str]:
@@ -59,7 +60,8 @@ class PageView(LoginRequiredMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if self.permission and self.permission not in user_grants(request):
             context = self.get_context_data(**kwargs)
-            context["missing"] = self.permission
+            # The frame and its connection state, none of the page's own code.
+            context.update(missing=self.permission, script="js/webui/app.js")
             return self.response_class(
                 request=request, template="webui/forbidden.html", context=context, status=403
             )
@@ -70,6 +72,8 @@ class PageView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context.update(
             page=self.page,
+            title=TITLES[self.page],
+            script=f"js/webui/{self.page}.js",  # each page's module (static/js/webui/)
             grants=grants,
             granted=perms.ordered(grants),
             nav=[(name, label) for name, label, need in NAV if need is None or need in grants],

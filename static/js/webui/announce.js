@@ -1,5 +1,5 @@
 /** Announce: a message and its type, previewed, sent to every player. */
-import { $, client, describe, el, formatTime, notify } from "./app.js";
+import { $, command, el, formatTime } from "./app.js";
 import { feedEntries, onFeed } from "./feed.js";
 
 const form = $("#announce-form");
@@ -21,16 +21,11 @@ form.addEventListener("submit", async (event) => {
   if (!data.message) return;
   const button = $("#announce-send");
   button.disabled = true;
-  try {
-    const reply = await client.request("announce", data);
-    notify("success", reply.data?.message || "Announcement sent");
+  if (await command("announce", data, "announce")) {
     form.reset();
     preview();
-  } catch (error) {
-    notify("error", `Could not announce: ${describe(error)}`);
-  } finally {
-    button.disabled = false;
   }
+  button.disabled = false;
 });
 
 function item(entry) {

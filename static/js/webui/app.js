@@ -106,6 +106,21 @@ export function describe(error) {
   return error.message || String(error);
 }
 
+/**
+ * Send a command the user asked for and show the outcome: the server's success message,
+ * or "Could not <what>: <the server's error>". Resolves to the reply, or null on failure.
+ */
+export async function command(event, data, what) {
+  try {
+    const reply = await client.request(event, data);
+    notify("success", reply.data?.message || `Done: ${what}`);
+    return reply;
+  } catch (error) {
+    notify("error", `Could not ${what}: ${describe(error)}`);
+    return null;
+  }
+}
+
 /** Run ``fn`` (a load, redone on every reconnect) and show any error it throws. */
 export async function attempt(fn) {
   try {

@@ -1,5 +1,5 @@
 /** Bans: list and search (server-side), lift a ban, ban by identifier. */
-import { $, $$, attempt, client, confirmDialog, describe, el, formatTime, notify, onReady } from "./app.js";
+import { $, $$, attempt, client, command, confirmDialog, el, formatTime, onReady } from "./app.js";
 
 const search = $("#ban-search");
 const all = $("#ban-all");
@@ -56,13 +56,7 @@ $("#ban-rows").addEventListener("click", async (event) => {
   const dialog = $("#unban-dialog");
   for (const node of $$("[data-fill]", dialog)) node.textContent = node.dataset.fill === "name" ? ban.name || ban.identifiers.join(", ") : ban.id;
   if (!(await confirmDialog(dialog))) return;
-  try {
-    const reply = await client.request("unbanPlayer", { banId: ban.id });
-    notify("success", reply.data?.message || `Ban ${ban.id} lifted`);
-    await load();
-  } catch (error) {
-    notify("error", `Could not lift ban ${ban.id}: ${describe(error)}`);
-  }
+  if (await command("unbanPlayer", { banId: ban.id }, `lift ban ${ban.id}`)) await attempt(load);
 });
 
 $("#ban-new").hidden = !client.can("players.ban");
@@ -75,15 +69,8 @@ $("#ban-new").addEventListener("click", async () => {
   const values = await confirmDialog(dialog);
   if (!values) return;
   const identifiers = values.identifiers.split(/[\s,]+/).map((v) => v.trim()).filter(Boolean);
-  try {
-    const reply = await client.request("banPlayer", {
-      identifiers, name: values.name.trim(), reason: values.reason.trim(), duration: values.duration.trim(),
-    });
-    notify("success", reply.data?.message || "Banned");
-    await load();
-  } catch (error) {
-    notify("error", `Could not ban: ${describe(error)}`);
-  }
+  const data = { identifiers, name: values.name.trim(), reason: values.reason.trim(), duration: values.duration.trim() };
+  if (await command("banPlayer", data, "ban")) await attempt(load);
 });
 
 onReady(load);

@@ -1,5 +1,5 @@
 /** Jobs: every job with its grades; create, edit and delete with jobs.manage. */
-import { $, attempt, client, confirmDialog, describe, el, formatMoney, notify, onReady } from "./app.js";
+import { $, attempt, client, command, confirmDialog, el, formatMoney, onReady } from "./app.js";
 
 const filter = $("#job-filter");
 let jobs = [];
@@ -83,26 +83,14 @@ async function edit(job) {
   const values = await confirmDialog(dialog);
   if (!values) return;
   const data = { name: values.name.trim(), label: values.label.trim(), grades: readGrades() };
-  try {
-    const reply = await client.request(job ? "updateJob" : "createJob", data);
-    notify("success", reply.data?.message || `Job ${data.name} saved`);
-    await load();
-  } catch (error) {
-    notify("error", `Could not save job ${data.name}: ${describe(error)}`);
-  }
+  if (await command(job ? "updateJob" : "createJob", data, `save job ${data.name}`)) await attempt(load);
 }
 
 async function remove(job) {
   const dialog = $("#job-delete-dialog");
   $("[data-fill=name]", dialog).textContent = job.name;
   if (!(await confirmDialog(dialog))) return;
-  try {
-    const reply = await client.request("deleteJob", { name: job.name });
-    notify("success", reply.data?.message || `Job ${job.name} deleted`);
-    await load();
-  } catch (error) {
-    notify("error", `Could not delete job ${job.name}: ${describe(error)}`);
-  }
+  if (await command("deleteJob", { name: job.name }, `delete job ${job.name}`)) await attempt(load);
 }
 
 $("#job-new").addEventListener("click", () => edit(null));

@@ -1,5 +1,5 @@
 /** Players: the live list, filtered; kick and ban behind a confirmation. */
-import { $, $$, attempt, client, confirmDialog, describe, el, formatMoney, notify, onGameStatus, onReady } from "./app.js";
+import { $, $$, attempt, client, command, confirmDialog, el, formatMoney, onGameStatus, onReady } from "./app.js";
 import { learnNames } from "./feed.js";
 
 const players = new Map(); // source -> player, in the spec's getPlayers shape
@@ -118,36 +118,21 @@ function fill(dialog, player) {
   $("form", dialog).reset();
 }
 
-async function kick(player) {
-  const dialog = $("#kick-dialog");
-  fill(dialog, player);
-  const values = await confirmDialog(dialog);
-  if (!values) return;
-  try {
-    const reply = await client.request("kickPlayer", { source: player.source, reason: values.reason.trim() });
-    notify("success", reply.data?.message || `${player.name} kicked`);
-    remove(player.source);
-  } catch (error) {
-    notify("error", `Could not kick ${player.name}: ${describe(error)}`);
-  }
-}
+// action -> [dialog, event, what the user asked, the request's data from the form]
+const ACTIONS = {
+  kick: ["#kick-dialog", "kickPlayer", "kick", (v) => ({ reason: v.reason.trim() })],
+  ban: ["#ban-dialog", "banPlayer", "ban", (v) => ({ reason: v.reason.trim(), duration: v.duration.trim() })],
+};
 
-async function ban(player) {
-  const dialog = $("#ban-dialog");
+/** Kick or ban ``player`` once the user confirmed in the action's dialog. */
+async function act(action, player) {
+  const [selector, event, verb, fields] = ACTIONS[action];
+  const dialog = $(selector);
   fill(dialog, player);
   const values = await confirmDialog(dialog);
   if (!values) return;
-  try {
-    const reply = await client.request("banPlayer", {
-      source: player.source,
-      reason: values.reason.trim(),
-      duration: values.duration.trim(),
-    });
-    notify("success", reply.data?.message || `${player.name} banned`);
-    remove(player.source);
-  } catch (error) {
-    notify("error", `Could not ban ${player.name}: ${describe(error)}`);
-  }
+  const data = { source: player.source, ...fields(values) };
+  if (await command(event, data, `${verb} ${player.name}`)) remove(player.source);
 }
 
 $("#player-rows").addEventListener("click", (event) => {
@@ -155,8 +140,7 @@ $("#player-rows").addEventListener("click", (event) => {
   if (!button) return;
   const player = players.get(Number(button.closest("tr").dataset.source));
   if (!player) return;
-  if (button.dataset.action === "kick") kick(player);
-  else if (button.dataset.action === "ban") ban(player);
+  act(button.dataset.action, player);
 });
 
 onReady(load);
