@@ -340,3 +340,23 @@ def test_controls_follow_the_users_rights_while_the_page_is_open(browser_context
     expect(page.locator(".msg-info").last).to_contain_text("Your permissions changed: players.kick.")
     page.get_by_role("button", name="Refresh").click()
     expect(page.locator(".msg-error").last).to_contain_text("getPlayers requires players.view")
+
+
+def test_signing_out_in_another_tab_ends_this_tabs_socket_and_says_so(browser_context, live):
+    live.add_user("boss", superuser=True)
+    browser_context.allowed_errors.append("status of 401")  # the token endpoint's "sign in first"
+    page = sign_in(browser_context, live, "boss")
+    other = browser_context.new_page()
+    other.goto(f"{live.server.http}/players/")
+    other.wait_for_selector("body[data-connection=open]")
+    other.get_by_test_id("logout").click()
+    expect(other.locator("input[name=username]")).to_be_visible()
+
+    # The tokens of that login are revoked: this tab's socket is closed and, with no
+    # session left to get another, the page stops and asks to sign in again.
+    banner = page.locator("#connection-banner")
+    expect(banner).to_contain_text("Your session has ended. Sign in again.")
+    expect(page.locator("#conn-state")).to_have_attribute("data-state", "stopped")
+    banner.get_by_role("link", name="Sign in again").click()
+    expect(page.locator("input[name=username]")).to_be_visible()
+    assert live.query("SELECT COUNT(*) FROM accounts_issuedtoken WHERE revoked_at IS NULL AND label = 'web admin'") == [(0,)]
