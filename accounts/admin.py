@@ -132,6 +132,10 @@ class IssuedTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # minted on a user's page ("Mint token"), never typed in
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed for the revoke action; an entry itself is never edited (its page is read-only).
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Deleting the entry would turn a revoked token into an unregistered one, which is
         # accepted again unless WS_REQUIRE_REGISTERED_TOKENS: revoke instead.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from accounts.permissions import GAMESERVER
-from game import bans, jobs, schemas, server, world
+from game import bans, jobs, schemas, server, view, world
 from realtime import api
 from realtime.hub import get_hub
 from realtime.registry import Reply, Request, event
@@ -35,6 +35,7 @@ async def server_snapshot(request: Request) -> Reply:
     data = request.data
     previous = await db(world.apply_snapshot)(request.client_id, request.username, data)
     server.settle(request.client_id)
+    await view.changed()
     if previous and previous != request.client_id:
         await get_hub().send_to(previous, "bridgeReplaced", {"clientId": request.client_id})
     count = len(data["players"])
@@ -48,6 +49,7 @@ async def snapshot_players(request: Request) -> Reply:
     """More players of this bridge's snapshot, when they do not fit in one frame."""
     players = request.data["players"]
     await db(world.add_snapshot_players)(request.client_id, players)
+    await view.changed()
     state = await db(world.server_state)()
     await api.abroadcast(
         "gameServerStatus",
@@ -59,9 +61,9 @@ async def snapshot_players(request: Request) -> Reply:
 @event("playerJoined", permission=GAMESERVER, schema=schemas.PlayerJoinedSchema, ordered=True)
 async def player_joined(request: Request) -> None:
     """A player joined the game server (after the bridge's checkBan admitted them)."""
-    await server.ensure_bridge(request)
     data = request.data
-    await db(world.add_player)(data["source"], data["name"], data["identifiers"])
+    await server.report(request, lambda: world.add_player(data["source"], data["name"], data["identifiers"]))
+    await view.changed()
     await api.abroadcast(
         "playerJoined",
         {"source": data["source"], "name": data["name"], "license": data["identifiers"].get("license")},
@@ -71,18 +73,18 @@ async def player_joined(request: Request) -> None:
 @event("playerLeft", permission=GAMESERVER, schema=schemas.PlayerLeftSchema, ordered=True)
 async def player_left(request: Request) -> None:
     """A player left the game server (for whatever reason, kicks and bans included)."""
-    await server.ensure_bridge(request)
     source, reason = request.data["source"], request.data["reason"]
-    name = await db(world.remove_player)(source)
+    name = await server.report(request, lambda: world.remove_player(source))
+    await view.changed()
     await api.abroadcast("playerLeft", {"source": source, "name": name, "reason": reason})
 
 
 @event("characterSelected", permission=GAMESERVER, schema=schemas.CharacterSelectedSchema, ordered=True)
 async def character_selected(request: Request) -> None:
     """A player chose the character they play."""
-    await server.ensure_bridge(request)
     source, character = request.data["source"], request.data["character"]
-    await db(world.select_character)(source, character)
+    await server.report(request, lambda: world.select_character(source, character))
+    await view.changed()
     await api.abroadcast(
         "characterSelected", {"source": source, "characterId": character["id"], "name": character["name"]}
     )
@@ -91,10 +93,10 @@ async def character_selected(request: Request) -> None:
 @event("characterUpdated", permission=GAMESERVER, schema=schemas.CharacterUpdatedSchema, ordered=True)
 async def character_updated(request: Request) -> None:
     """A player's character changed job, cash, bank or name."""
-    await server.ensure_bridge(request)
     changes = dict(request.data)
     source = changes.pop("source")
-    character = await db(world.update_character)(source, changes)
+    character = await server.report(request, lambda: world.update_character(source, changes))
+    await view.changed()
     await api.abroadcast(
         "characterUpdated",
         {"source": source, "characterId": character.pop("id"), **character},

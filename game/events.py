@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.permissions import ADMIN
-from game import audit, bans, bridge, commands, jobs, schemas, server, world  # noqa: F401 (bridge registers)
+from game import audit, bans, bridge, commands, jobs, schemas, server, view, world  # noqa: F401 (bridge registers)
 from game.audit import actor_of
 from game.formats import iso
 from realtime import api
@@ -29,7 +29,7 @@ def _bridge_and_players() -> tuple[str | None, list[dict]]:
 @event("getPlayers", permission="players.view", reply="players")
 async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline)."""
-    client_id, players = await db(_bridge_and_players)()
+    client_id, players = await view.read("players", _bridge_and_players)
     if not client_id or not await get_hub().is_connected(client_id):
         players = []
     return Reply("players", {"players": players})
@@ -38,7 +38,7 @@ async def get_players(request: Request) -> Reply:
 @event("getStats", permission="stats.view", reply="stats")
 async def get_stats(request: Request) -> Reply:
     """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online/serverName."""
-    state = await db(world.server_state)()
+    state = await view.read("state", world.server_state)
     online = bool(
         state and state["bridge_client_id"] and await get_hub().is_connected(state["bridge_client_id"])
     )

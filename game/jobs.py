@@ -21,6 +21,7 @@ def all_jobs() -> list[dict]:
 
 
 def as_dict(job: Job) -> dict:
+    """A job as the socket shows it (grades in the order they were fetched)."""
     return {
         "name": job.name,
         "label": job.label,

@@ -136,6 +136,7 @@ class Ban(models.Model):
         return f"ban {self.pk} {self.name}"
 
     def is_active(self, now=None) -> bool:  # noqa: ANN001
+        """Whether the ban is in force at ``now``."""
         now = now or timezone.now()
         return self.lifted_at is None and (self.expires_at is None or self.expires_at > now)
 

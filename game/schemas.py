@@ -45,8 +45,9 @@ class IdentifiersField(serializers.Field):
     default_error_messages = {
         "type": 'Must be an object like {{"license": "license:abc"}} or a list like ["license:abc"].',
         "too_many": f"At most {MAX_IDENTIFIERS} identifiers.",
-        "bad_type": "{key!r} is not an identifier type (lowercase letters, digits, _).",
-        "bad_value": "The {key} identifier must be a non-empty string of at most 128 characters.",
+        "bad_type": "{kind!r} is not an identifier type (lowercase letters, digits, _).",
+        "bad_value": "The {kind} identifier must be a non-empty string of at most 128 characters "
+        "(type: prefix included).",
         "no_prefix": "{value!r} is not of the form type:value (e.g. license:abc).",
     }
 
@@ -66,11 +67,14 @@ class IdentifiersField(serializers.Field):
         result: dict[str, str] = {}
         for key, value in pairs:
             if not isinstance(key, str) or not IDENTIFIER_TYPE.match(key):
-                self.fail("bad_type", key=key)
-            if not isinstance(value, str) or not value.strip() or len(value) > 128:
-                self.fail("bad_value", key=key)
+                self.fail("bad_type", kind=key)
+            if not isinstance(value, str) or not value.strip():
+                self.fail("bad_value", kind=key)
             value = value.strip()
-            result[key] = value if value.startswith(f"{key}:") else f"{key}:{value}"
+            value = value if value.startswith(f"{key}:") else f"{key}:{value}"
+            if len(value) > 128:
+                self.fail("bad_value", kind=key)
+            result[key] = value
         return result
 
     def to_representation(self, value):  # noqa: ANN001
@@ -113,6 +117,7 @@ class DurationField(serializers.Field):
 
 
 def reason_field(**kwargs) -> StrictCharField:  # noqa: ANN003
+    """Why (a kick, a ban): a string of at most 255 characters."""
     return StrictCharField(max_length=255, **kwargs)
 
 

@@ -14,16 +14,22 @@ so the bridge of a SIGKILLed process counts offline once its heartbeat expires).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import GAMESERVER
+from game import view
 from game.models import GameServer, Player
 from realtime import api
 from realtime.hub import get_hub
 from realtime.protocol import GameServerOffline
 from realtime.registry import Request
+
+T = TypeVar("T")
 
 # Clients whose bridge role this process has already settled, so that a bridge's change
 # events cost no lookup after its first one (playerJoined must stay one write).
@@ -66,13 +72,25 @@ def claim(client_id: str, username: str) -> None:
         Player.objects.all().delete()
 
 
-async def ensure_bridge(request: Request) -> None:
-    """Before a change event: its sender becomes the bridge when none is online."""
-    if request.client_id in _settled:
-        return
-    if await online_bridge() is None:
-        await database_sync_to_async(claim)(request.client_id, request.username)
-    _settled.add(request.client_id)
+async def report(request: Request, change: Callable[[], T]) -> T:
+    """Apply a change report (synchronous ORM code) from a bridge; what ``change`` returns.
+
+    When no bridge is online its sender becomes the bridge first, in the same
+    transaction, so a refused report (an unknown source...) changes nothing at all.
+    """
+    client_id = request.client_id
+    claiming = client_id not in _settled and await online_bridge() is None
+
+    def run() -> T:
+        if not claiming:
+            return change()  # the usual case: no outer transaction, no savepoint
+        with transaction.atomic():
+            claim(client_id, request.username)
+            return change()
+
+    result = await database_sync_to_async(run)()
+    _settled.add(client_id)
+    return result
 
 
 def settle(client_id: str) -> None:
@@ -99,4 +117,5 @@ async def on_client_disconnected(
         return
     _settled.discard(client_id)
     if await database_sync_to_async(release)(client_id):
+        await view.changed()
         await api.abroadcast("gameServerStatus", {"online": False})

@@ -42,6 +42,8 @@ class AuthRefused(Exception):
 
 
 class Transport(Protocol):
+    """A text socket: ``recv`` raises :class:`TransportClosed` once it is closed."""
+
     async def send(self, text: str) -> None: ...
     async def recv(self) -> str: ...
     async def close(self) -> None: ...
@@ -60,6 +62,7 @@ class Person:
 
     @property
     def license(self) -> str:
+        """The person's ``license:`` identifier."""
         return self.identifiers["license"]
 
 
@@ -70,10 +73,12 @@ class OnlinePlayer:
     character: dict[str, Any] | None = None
 
     def as_bridge(self) -> dict:
+        """The player as the bridge reports them in a snapshot."""
         return {"source": self.source, "name": self.person.name,
                 "identifiers": self.person.identifiers, "character": self.character}
 
     def label(self) -> str:
+        """``#source name``, as printed."""
         return f"#{self.source} {self.person.name}"
 
 
@@ -113,15 +118,18 @@ class World:
                 "players": [p.as_bridge() for p in self.online.values()]}
 
     def offline(self) -> list[Person]:
+        """The people not online now."""
         online = {id(p.person) for p in self.online.values()}
         return [p for p in self.people if id(p) not in online]
 
     def admit(self, person: Person) -> OnlinePlayer:
+        """Put a person online under the next server id."""
         player = OnlinePlayer(next(self._sources), person)
         self.online[player.source] = player
         return player
 
     def remove(self, source: int) -> OnlinePlayer | None:
+        """Take a player offline; None when no such player is online."""
         return self.online.pop(source, None)
 
 
@@ -152,9 +160,11 @@ class BridgeLink:
     _tasks: set = field(default_factory=set)
 
     async def recv_json(self) -> dict:
+        """The next frame, decoded."""
         return json.loads(await self.transport.recv())
 
     async def send(self, event: str, data: Any = None, request_id: str | None = None) -> None:
+        """Send one envelope (no answer awaited)."""
         message: dict = {"event": event}
         if data is not None:
             message["data"] = data
@@ -264,6 +274,7 @@ class Simulator:
         return link
 
     async def send_snapshot(self) -> None:
+        """Send the whole world, in as many frames as it needs; keep the jobs it answers."""
         snapshot = self.world.snapshot()
         chunks = frames(snapshot.pop("players"), self.frame_budget)
         reply = await self.link.request("serverSnapshot", {**snapshot, "players": chunks[0]})
@@ -326,6 +337,7 @@ class Simulator:
             return player
 
     async def select(self, player: OnlinePlayer) -> None:
+        """The player picks their character."""
         async with self.lock:
             if player.source not in self.world.online:
                 return
@@ -334,6 +346,7 @@ class Simulator:
             self.log(f"selected {player.label()} as {player.character['name']} ({player.character['job']})")
 
     async def earn(self, player: OnlinePlayer, amount: int) -> None:
+        """The player's character earns (or spends) cash."""
         async with self.lock:
             if player.source not in self.world.online or player.character is None:
                 return
@@ -343,6 +356,7 @@ class Simulator:
             self.log(f"cash     {player.label()} now {cash}")
 
     async def leave(self, player: OnlinePlayer, reason: str) -> None:
+        """The player quits the game."""
         async with self.lock:
             if self.world.remove(player.source) is None:
                 return
@@ -465,11 +479,13 @@ class WebsocketsTransport:
 
     @classmethod
     async def open(cls, url: str) -> WebsocketsTransport:
+        """Connect to the platform's socket at ``url``."""
         from websockets.asyncio.client import connect
 
         return cls(await connect(url, max_size=16 * 2**20, open_timeout=10, ping_interval=20))
 
     async def send(self, text: str) -> None:
+        """Send one text frame."""
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -478,6 +494,7 @@ class WebsocketsTransport:
             raise TransportClosed(str(error)) from None
 
     async def recv(self) -> str:
+        """The next text frame."""
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -486,4 +503,5 @@ class WebsocketsTransport:
             raise TransportClosed(str(error)) from None
 
     async def close(self) -> None:
+        """Close the socket."""
         await self.connection.close()

@@ -7,9 +7,9 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Realtime socket"
 
     def ready(self) -> None:
-        # Every installed app's events.py registers its socket events (realtime's own too).
-        autodiscover_modules("events")
         # Open sockets follow accounts' changes (revocations, grants, deactivations).
         from realtime import access
 
         access.connect()
+        # Every installed app's events.py registers its socket events (realtime's own too).
+        autodiscover_modules("events")

@@ -25,6 +25,15 @@ def platform(tmp_path):
     p.stop_all()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Each test starts with an empty Django cache: cached principals never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def redis_url() -> str | None:
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     parsed = urlparse(url)
@@ -71,12 +80,3 @@ def pg_platform(tmp_path, postgres_env):
     p.migrate()
     yield p
     p.stop_all()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_access_cache():
-    """Each test starts with an empty Django cache: cached principals never leak between tests."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield

@@ -196,6 +196,8 @@ def test_the_registry_is_listed_searchable_and_revocable_but_not_editable(client
     assert IssuedToken.objects.get(label="ops script").revoked_at is None
     assert "revoked" in client.get(changelist, {"state": "revoked"}).content.decode()
 
+    detail = client.get(reverse("admin:accounts_issuedtoken_change", args=[target.pk])).content.decode()
+    assert target.jti in detail and 'name="_save"' not in detail  # read-only
     assert client.get(reverse("admin:accounts_issuedtoken_add")).status_code == 403
     assert client.get(reverse("admin:accounts_issuedtoken_delete", args=[target.pk])).status_code == 403
     assert "delete_selected" not in listing

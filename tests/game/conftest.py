@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.game.support import ADMIN_PERMS, bridge_client, simulated
-from tests.helpers import authed_client, make_user, spec_token
+from tests.game.support import ADMIN_PERMS, bridge_client, game_client, simulated
+from tests.helpers import make_user, spec_token
 
 
 @pytest.fixture(autouse=True)
@@ -22,14 +22,14 @@ def people(db):
 
 @pytest.fixture
 async def admin(people):
-    client = await authed_client(spec_token("boss", ADMIN_PERMS))
+    client = await game_client(spec_token("boss", ADMIN_PERMS))
     yield client
     await client.close()
 
 
 @pytest.fixture
 async def viewer(people):
-    client = await authed_client(spec_token("viewer", ["players.view", "stats.view", "jobs.view"]))
+    client = await game_client(spec_token("viewer", ["players.view", "stats.view", "jobs.view"]))
     yield client
     await client.close()
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
-from channels.db import database_sync_to_async
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db.backends.utils import CursorWrapper
 
 from game.simulator import Simulator, TransportClosed, World
-from tests.helpers import Client, authed_client, spec_token
+from tests.helpers import Client, spec_token
 
 ADMIN_PERMS = ["admin"]
 
@@ -71,9 +69,47 @@ async def simulated(people: int = 3, online: int = 2, seed: int = 7, **kwargs: A
     return await SimulatedServer(World(people, online=online, seed=seed, **kwargs)).start()
 
 
-async def bridge_client(username: str = "gameserver") -> Client:
+class GameClient(Client):
+    """A Client that keeps the frames it skipped (in :func:`ask` and ``expect``) for later:
+    broadcasts caused by one action may come in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backlog: list[dict] = []
+
+    async def recv(self, timeout: float = 3) -> dict:
+        if self.backlog:
+            return self.backlog.pop(0)
+        return await super().recv(timeout)
+
+    async def expect(self, event: str, timeout: float = 3) -> dict:
+        """The first frame named ``event``; frames of other names stay for later."""
+        for i, frame in enumerate(self.backlog):
+            if frame["event"] == event:
+                return self.backlog.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {event!r} frame within {timeout}s")
+            frame = await Client.recv(self, remaining)
+            if frame["event"] == event:
+                return frame
+            self.backlog.append(frame)
+
+
+async def game_client(token: str) -> GameClient:
+    """An authenticated GameClient."""
+    client = GameClient()
+    await client.open()
+    reply = await client.auth(token)
+    assert reply["event"] == "authenticated", reply
+    return client
+
+
+async def bridge_client(username: str = "gameserver") -> GameClient:
     """A hand-driven bridge socket: authenticated with the gameserver grant, nothing sent."""
-    return await authed_client(spec_token(username, ["gameserver"]))
+    return await game_client(spec_token(username, ["gameserver"]))
 
 
 async def ask(client: Client, event: str, data: Any = None, request_id: Any = "r", timeout: float = 3) -> dict:
@@ -83,13 +119,17 @@ async def ask(client: Client, event: str, data: Any = None, request_id: Any = "r
         message["data"] = data
     await client.send(message)
     deadline = time.monotonic() + timeout
+    skipped = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AssertionError(f"no answer to {event} within {timeout}s")
-        frame = await client.recv(remaining)
+        frame = await Client.recv(client, remaining)
         if frame.get("requestId") == request_id:
+            if isinstance(client, GameClient):
+                client.backlog.extend(skipped)
             return frame
+        skipped.append(frame)
 
 
 async def send_snapshot(bridge: Client, players: list[dict], **extra: Any) -> dict:
@@ -121,12 +161,32 @@ async def answer(bridge: Client, command: dict, ok: bool = True, message: str = 
                        "requestId": command["requestId"]})
 
 
-@contextlib.asynccontextmanager
-async def count_queries() -> AsyncIterator[CaptureQueriesContext]:
-    """Capture the queries run by database_sync_to_async (its single thread) meanwhile."""
-    context = CaptureQueriesContext(connection)
-    await database_sync_to_async(context.__enter__)()
+class QueryLog:
+    """The SQL statements run meanwhile, by any thread (database_sync_to_async's included)."""
+
+    def __init__(self) -> None:
+        self.captured_queries: list[dict] = []
+
+    def __len__(self) -> int:
+        return len(self.captured_queries)
+
+
+@contextlib.contextmanager
+def count_queries() -> Iterator[QueryLog]:
+    """Record every statement sent to the database while the block runs.
+
+    Django's CaptureQueriesContext only sees the calling thread's connection; the socket's
+    handlers run theirs in asgiref's executor threads, so count at the cursor instead.
+    """
+    log = QueryLog()
+    original = CursorWrapper._execute_with_wrappers
+
+    def recording(self, sql, params, many, executor):  # noqa: ANN001, ANN202
+        log.captured_queries.append({"sql": sql, "many": many})
+        return original(self, sql, params, many, executor)
+
+    CursorWrapper._execute_with_wrappers = recording
     try:
-        yield context
+        yield log
     finally:
-        await database_sync_to_async(context.__exit__)(None, None, None)
+        CursorWrapper._execute_with_wrappers = original

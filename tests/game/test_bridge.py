@@ -259,3 +259,50 @@ async def test_state_lives_in_the_database(admin, bridge):
     assert rows == [(1, "Ann")]
     server = await GameServer.objects.aget(pk=1)
     assert server.name == "Test server" and server.bridge_client_id == bridge.client_id
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "message"),
+    [
+        ({"license": "x" * 121}, "identifiers: The license identifier must be a non-empty string of at most "
+                                 "128 characters (type: prefix included)."),
+        ({"License": "license:x"}, "identifiers: 'License' is not an identifier type (lowercase letters, digits, _)."),
+        ({"license": 5}, "identifiers: The license identifier must be a non-empty string of at most "
+                         "128 characters (type: prefix included)."),
+        ({f"t{i}": "v" for i in range(17)}, "identifiers: At most 16 identifiers."),
+    ],
+)
+async def test_identifiers_are_checked_after_their_type_prefix_is_added(bridge, identifiers, message):
+    reply = await ask(bridge, "playerJoined", {"source": 1, "name": "x", "identifiers": identifiers})
+    assert reply["data"]["message"] == f"Invalid playerJoined: {message}"
+    assert not await Player.objects.aexists()
+
+
+async def test_identifiers_get_their_type_prefix(admin, bridge):
+    await ask(bridge, "playerJoined", {"source": 1, "name": "x", "identifiers": {"license": "abc", "discord": "discord:1"}})
+    players = (await ask(admin, "getPlayers"))["data"]["players"]
+    assert players[0]["identifiers"] == {"license": "license:abc", "discord": "discord:1"}
+
+
+async def test_non_finite_numbers_are_refused(bridge):
+    await bridge.send('{"event": "serverSnapshot", "requestId": "n", "data": {"uptime": NaN}}')
+    reply = await bridge.expect("error")
+    assert reply["requestId"] == "n" and reply["data"]["code"] == "invalid_payload"
+    assert "uptime" in reply["data"]["message"]
+
+
+async def test_a_refused_report_does_not_make_its_sender_the_bridge(admin, people):
+    first = await bridge_client()
+    await send_snapshot(first, [player(1)])
+    await GameServer.objects.filter(pk=1).aupdate(bridge_client_id="a-bridge-whose-process-died")
+    newcomer = await bridge_client()
+    reply = await ask(newcomer, "playerLeft", {"source": 99})
+    assert reply["data"]["code"] == "not_found"
+    server = await GameServer.objects.aget(pk=1)
+    assert server.bridge_client_id == "a-bridge-whose-process-died"
+    assert await Player.objects.acount() == 1, "nothing claimed, nothing cleared"
+    assert (await ask(newcomer, "playerJoined", {"source": 2, "name": "Bo"}))["event"] == "ack"
+    assert (await GameServer.objects.aget(pk=1)).bridge_client_id == newcomer.client_id
+    assert [p.source async for p in Player.objects.all()] == [2], "a claim starts with no players"
+    await newcomer.close()
+    await first.close()

@@ -40,11 +40,13 @@ class TokenSource:
         self.token, self.account = token, account
 
     async def get(self) -> str:
+        """The token to authenticate with (minted on first use when none was given)."""
         if not self.token:
             await self.renew()
         return self.token
 
     async def renew(self) -> str:
+        """Mint a fresh token for the service account."""
         self.token = await sync_to_async(mint_service_token, thread_sensitive=True)(self.account)
         return self.token
 
@@ -109,5 +111,6 @@ class Command(BaseCommand):
         self.say("stopped")
 
     def say(self, line: str) -> None:
+        """Print one line now (tests and users read it as it happens)."""
         self.stdout.write(line)
         sys.stdout.flush()
