@@ -111,6 +111,9 @@ DATABASES = {"default": config.database_from_url(config.env_str("DATABASE_URL"),
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = config.env_str("REDIS_URL")
+# Namespace of every Redis key the platform writes (channel layer, cache, presence), so
+# that several platforms (or test runs) can share one Redis.
+WS_REDIS_PREFIX = config.env_str("WS_REDIS_PREFIX", "fivem")
 # channels-redis's pub/sub layer by default: measured (bench/layers.py) about 5x lower
 # latency and 8x the broadcast rate of its core layer here, and the hub needs no queueing:
 # a message for a process that is gone has nobody left to deliver it to.
@@ -123,11 +126,17 @@ if WS_CHANNEL_LAYER not in _LAYERS:
     raise ImproperlyConfigured(f"WS_CHANNEL_LAYER must be pubsub or core, not {WS_CHANNEL_LAYER!r}")
 if REDIS_URL:
     _backend, _options = _LAYERS[WS_CHANNEL_LAYER]
-    CHANNEL_LAYERS = {"default": {"BACKEND": _backend, "CONFIG": {"hosts": [REDIS_URL], **_options}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": _backend,
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{WS_REDIS_PREFIX}:asgi", **_options},
+        }
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": WS_REDIS_PREFIX,
         }
     }
 else:

@@ -5,10 +5,10 @@ Redis (``REDIS_URL``) every process records its clients in Redis and refreshes a
 a process that stops refreshing (killed, frozen) is dropped with all its clients once its
 heartbeat is ``WS_PRESENCE_TTL`` seconds old, by whichever process looks next.
 
-Keys (Redis):
-  ws:procs              sorted set: process channel -> last heartbeat (unix time)
-  ws:where              hash: client id -> process channel
-  ws:proc:<channel>     set: the client ids held by that process
+Keys (Redis), each under WS_REDIS_PREFIX:
+  <prefix>:ws:procs              sorted set: process channel -> last heartbeat (unix time)
+  <prefix>:ws:where              hash: client id -> process channel
+  <prefix>:ws:proc:<channel>     set: the client ids held by that process
 """
 
 from __future__ import annotations
@@ -19,12 +19,20 @@ import weakref
 
 from django.conf import settings
 
-PROCS = "ws:procs"
-WHERE = "ws:where"
+def _key(name: str) -> str:
+    return f"{settings.WS_REDIS_PREFIX}:ws:{name}"
+
+
+def procs_key() -> str:
+    return _key("procs")
+
+
+def where_key() -> str:
+    return _key("where")
 
 
 def proc_key(channel: str) -> str:
-    return f"ws:proc:{channel}"
+    return _key(f"proc:{channel}")
 
 
 def uses_redis() -> bool:
@@ -54,38 +62,38 @@ class RedisPresence:
         """Mark ``channel`` alive and re-assert its clients (heals after a Redis restart)."""
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
-            pipe.zadd(PROCS, {channel: time.time()})
+            pipe.zadd(procs_key(), {channel: time.time()})
             if client_ids:
                 pipe.sadd(proc_key(channel), *client_ids)
-                pipe.hset(WHERE, mapping={cid: channel for cid in client_ids})
+                pipe.hset(where_key(), mapping={cid: channel for cid in client_ids})
             await pipe.execute()
         await self.prune()
 
     async def prune(self) -> None:
         """Forget processes whose heartbeat is older than WS_PRESENCE_TTL, and their clients."""
         r = redis_client()
-        dead = await r.zrangebyscore(PROCS, 0, time.time() - settings.WS_PRESENCE_TTL)
+        dead = await r.zrangebyscore(procs_key(), 0, time.time() - settings.WS_PRESENCE_TTL)
         for channel in dead:
             ids = await r.smembers(proc_key(channel))
             async with r.pipeline(transaction=True) as pipe:
                 if ids:
-                    pipe.hdel(WHERE, *ids)
+                    pipe.hdel(where_key(), *ids)
                 pipe.delete(proc_key(channel))
-                pipe.zrem(PROCS, channel)
+                pipe.zrem(procs_key(), channel)
                 await pipe.execute()
 
     async def add(self, channel: str, client_id: str) -> None:
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
             pipe.sadd(proc_key(channel), client_id)
-            pipe.hset(WHERE, client_id, channel)
+            pipe.hset(where_key(), client_id, channel)
             await pipe.execute()
 
     async def remove(self, channel: str, client_id: str) -> None:
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
             pipe.srem(proc_key(channel), client_id)
-            pipe.hdel(WHERE, client_id)
+            pipe.hdel(where_key(), client_id)
             await pipe.execute()
 
     async def leave(self, channel: str) -> None:
@@ -94,14 +102,14 @@ class RedisPresence:
         ids = await r.smembers(proc_key(channel))
         async with r.pipeline(transaction=True) as pipe:
             if ids:
-                pipe.hdel(WHERE, *ids)
+                pipe.hdel(where_key(), *ids)
             pipe.delete(proc_key(channel))
-            pipe.zrem(PROCS, channel)
+            pipe.zrem(procs_key(), channel)
             await pipe.execute()
 
     async def live_procs(self) -> list[str]:
         r = redis_client()
-        return await r.zrangebyscore(PROCS, time.time() - settings.WS_PRESENCE_TTL, "+inf")
+        return await r.zrangebyscore(procs_key(), time.time() - settings.WS_PRESENCE_TTL, "+inf")
 
     async def clients(self) -> list[str]:
         r = redis_client()
@@ -117,10 +125,10 @@ class RedisPresence:
     async def locate(self, client_id: str) -> str | None:
         """The live process channel holding ``client_id``, or None."""
         r = redis_client()
-        channel = await r.hget(WHERE, client_id)
+        channel = await r.hget(where_key(), client_id)
         if channel is None:
             return None
-        score = await r.zscore(PROCS, channel)
+        score = await r.zscore(procs_key(), channel)
         if score is None or score < time.time() - settings.WS_PRESENCE_TTL:
             return None
         return channel

@@ -42,14 +42,12 @@ def redis_url() -> str | None:
 
 @pytest.fixture
 def redis_env():
-    """REDIS_URL for server processes (its database flushed), or a stated skip."""
+    """REDIS_URL and a fresh key prefix for server processes, or a stated skip."""
     url = redis_url()
     if url is None:
         unavailable("Redis is not reachable at TEST_REDIS_URL (default redis://127.0.0.1:6379/0)")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    return {"REDIS_URL": url}
+    # A prefix of its own: other runs may share this Redis; nothing is flushed.
+    return {"REDIS_URL": url, "WS_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
 
 
 def postgres_admin_url() -> str:

@@ -1,6 +1,6 @@
 """How fast rights changes reach open sockets, and what auth costs. Prints figures.
 
-    python benchmarks/accounts_rights.py [--sockets 200] [--redis redis://127.0.0.1:6379/0]
+    python bench/accounts_rights.py [--sockets 200] [--redis redis://127.0.0.1:6379/0]
 
 Starts two `serve` processes sharing Redis (its database is flushed) and a temporary
 sqlite database, opens SOCKETS sockets per server for one user (plus as many for a
@@ -120,10 +120,12 @@ def report(name: str, t0: float, arrivals: list[float]) -> None:
 
 
 async def main(sockets: int, redis_url: str) -> None:
-    import redis
+    import uuid
 
-    redis.Redis.from_url(redis_url).flushdb()
-    platform = Platform(Path(tempfile.mkdtemp(prefix="bench-accounts-")), {"REDIS_URL": redis_url})
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"  # a namespace of its own in a shared Redis
+    platform = Platform(
+        Path(tempfile.mkdtemp(prefix="bench-accounts-")), {"REDIS_URL": redis_url, "WS_REDIS_PREFIX": prefix}
+    )
     platform.migrate()
     tokens = [line.split()[1] for line in platform.shell(SETUP).splitlines() if line.startswith("TOKEN ")]
     servers = [platform.start(), platform.start()]
