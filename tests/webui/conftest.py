@@ -1,14 +1,13 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, against real server processes.
 
-Every page is served with a ``default-src 'self'`` Content Security Policy added on the way
-(the policy the platform sends in production), and any CSP violation, uncaught page error
-or console error fails the test: what the browser refused is what a user would miss.
+The servers send a Content Security Policy (the platform's own, or ``default-src 'self'``
+added by tests/webui/csp_settings.py while it sends none), and any CSP violation, uncaught
+page error or console error fails the test: what the browser refused a user would miss.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,14 +23,11 @@ from tests.live import ROOT, Platform, Server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "webui"
-CSP = "default-src 'self'"
-PAGES = re.compile(r"^https?://[^/]+/(?!static/|session-token/)[^.]*$")
+# The servers' settings: the platform's, plus a CSP when the platform sends none itself.
+SERVER_SETTINGS = "tests.webui.csp_settings"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-    # Pages fulfilled by the CSP route below have no server address, so Chromium would
-    # count them as public and block their socket to 127.0.0.1 (Local Network Access).
-    "--disable-features=LocalNetworkAccessChecks",
 ]
 
 
@@ -77,7 +73,7 @@ class Problems(list):
 
 @pytest.fixture
 def browser_context(chromium, platform):
-    """A fresh browser profile whose pages are served under the CSP; fails on problems.
+    """A fresh browser profile; the test fails on what the browser reports as problems.
 
     It depends on ``platform`` so that its pages close before the servers stop.
     """
@@ -86,18 +82,6 @@ def browser_context(chromium, platform):
     problems = Problems()
     context.problems = problems
     context.allowed_errors = []
-
-    def with_csp(route) -> None:  # noqa: ANN001
-        try:
-            response = route.fetch(max_redirects=0)  # the browser follows redirects itself
-        except Exception:  # noqa: BLE001 - the server is down: the browser sees a failed load
-            route.abort("connectionrefused")
-            return
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
-
-    # Only pages: the document's policy governs what it loads. (Matched in the browser, so
-    # static files and token fetches never wait for this Python process to answer.)
-    context.route(PAGES, with_csp)
     context.on("page", lambda page: problems.watch(page, context.allowed_errors))
     yield context
     context.close()
@@ -144,8 +128,8 @@ class Live:
 
     def __init__(self, platform: Platform, **env: str) -> None:
         self.platform = platform
-        self.env = env
-        self.server = platform.start(**env)
+        self.env = {"DJANGO_SETTINGS_MODULE": SERVER_SETTINGS, **env}
+        self.server = platform.start(**self.env)
 
     def add_user(self, username: str, grants: list[str] = (), superuser: bool = False) -> None:
         """A user with password ``pw-<username>`` holding ``grants``."""
@@ -172,7 +156,8 @@ def live(platform) -> Live:
 def sign_in(context, live: Live, username: str, path: str = "/"):  # noqa: ANN001, ANN201
     """A new page of ``context`` signed in as ``username``, showing ``path`` with a live socket."""
     page = context.new_page()
-    page.goto(f"{live.server.http}{path}")
+    response = page.goto(f"{live.server.http}{path}")
+    assert "default-src 'self'" in (response.headers.get("content-security-policy") or "")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"pw-{username}")
     page.click("button[type=submit]")

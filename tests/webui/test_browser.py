@@ -139,6 +139,15 @@ def test_a_viewer_gets_no_kick_or_ban_controls_and_the_server_refuses_anyway(bro
     expect(page.locator(".nav")).not_to_contain_text("Bans")
     screenshot(page, "players-viewer")
 
+    # The page runs under the policy: an inline script (what an injection would add) is refused.
+    browser_context.allowed_errors.append("Refused to execute inline script")
+    page.evaluate("""() => {
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+    }""")
+    assert page.evaluate("window.injected") is None
+
     # Speaking the protocol directly with the page's own token: refused.
     reply = page.evaluate(
         """async (source) => {
