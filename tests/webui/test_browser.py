@@ -140,7 +140,7 @@ def test_a_viewer_gets_no_kick_or_ban_controls_and_the_server_refuses_anyway(bro
     screenshot(page, "players-viewer")
 
     # The page runs under the policy: an inline script (what an injection would add) is refused.
-    browser_context.allowed_errors.append("Refused to execute inline script")
+    browser_context.allowed_errors.append("Executing inline script violates")
     page.evaluate("""() => {
         const script = document.createElement("script");
         script.textContent = "window.injected = true";
