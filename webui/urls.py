@@ -9,11 +9,11 @@ app_name = "webui"
 
 urlpatterns = [
     path("", views.page("dashboard"), name="dashboard"),
-    path("players/", views.page("players", "players.view"), name="players"),
-    path("bans/", views.page("bans", "players.ban"), name="bans"),
-    path("jobs/", views.page("jobs", "jobs.view"), name="jobs"),
-    path("announce/", views.page("announce", "announce"), name="announce"),
-    path("audit/", views.page("audit", "admin"), name="audit"),
+    path("players/", views.page("players"), name="players"),
+    path("bans/", views.page("bans"), name="bans"),
+    path("jobs/", views.page("jobs"), name="jobs"),
+    path("announce/", views.page("announce"), name="announce"),
+    path("audit/", views.page("audit"), name="audit"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
     path("session-token/", views.session_token, name="session-token"),

@@ -14,9 +14,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from django.utils import timezone
 from django.views.generic import TemplateView
 
 from accounts import permissions as perms
@@ -38,6 +38,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("audit", "Audit log", perms.ADMIN),
 ]
 TITLES = {name: label for name, label, _ in NAV}
+NEEDS = {name: need for name, _, need in NAV}
 
 
 def user_grants(request: HttpRequest) -> frozenset[str]:
@@ -81,9 +82,9 @@ class PageView(LoginRequiredMixin, TemplateView):
         return context
 
 
-def page(name: str, permission: str | None = None):  # noqa: ANN201
-    """The view of page ``name`` (template webui/<name>.html)."""
-    return never_cache(PageView.as_view(page=name, permission=permission))
+def page(name: str):  # noqa: ANN201
+    """The view of page ``name`` (template webui/<name>.html), behind its NAV permission."""
+    return never_cache(PageView.as_view(page=name, permission=NEEDS[name]))
 
 
 @never_cache

@@ -122,14 +122,17 @@ export class RealtimeClient {
     this._setState(State.IDLE);
   }
 
-  /** Resolves once authenticated (at once when already). */
+  /** Resolves once authenticated (at once when already); rejects if the client stops. */
   ready() {
     if (this.state === State.OPEN) return Promise.resolve(this);
-    return new Promise((resolve) => {
-      const off = this.onState((state) => {
+    return new Promise((resolve, reject) => {
+      const off = this.onState((state, detail) => {
         if (state === State.OPEN) {
           off();
           resolve(this);
+        } else if (state === State.STOPPED) {
+          off();
+          reject(detail.error);
         }
       });
     });
