@@ -13,14 +13,15 @@ function summary(data) {
     .join(" · ");
 }
 
+const OUTCOME_BADGES = { ok: "badge-ok", failed: "badge-failed" }; // pending: plain
+
 function row(e) {
-  const ok = e.outcome === "ok" || e.outcome === "success";
   return el("tr", {},
     el("td", { class: "small" }, formatTime(e.at, true)),
     el("td", {}, e.actor || "—"),
     el("td", {}, el("code", {}, e.action)),
     el("td", {}, e.target || "—"),
-    el("td", {}, el("span", { class: `badge ${ok ? "badge-ok" : "badge-failed"}` }, e.outcome)),
+    el("td", {}, el("span", { class: `badge ${OUTCOME_BADGES[e.outcome] || ""}` }, e.outcome)),
     el("td", { class: "small muted" }, [e.detail, summary(e.data)].filter(Boolean).join(" — ")),
   );
 }
