@@ -304,6 +304,7 @@ export class RealtimeClient {
   _onAuthReply(frame) {
     if (frame.event === "authenticated") {
       this._attempt = 0;
+      this.lastError = null; // what went wrong before is over
       this.clientId = frame.data.clientId;
       this.permissions = new Set(frame.data.permissions || []);
       this._setState(State.OPEN, { clientId: this.clientId, permissions: [...this.permissions] });
