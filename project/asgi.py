@@ -11,12 +11,16 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from project.proxy import ProxyHeadersMiddleware  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        # The platform serves its own static files: it must work offline, without a CDN.
-        "http": ASGIStaticFilesHandler(django_http),
-        "websocket": websocket_application,
-    }
+# Forwarded client addresses are applied first, from trusted proxies only (docs/SECURITY.md).
+application = ProxyHeadersMiddleware(
+    ProtocolTypeRouter(
+        {
+            # The platform serves its own static files: it must work offline, without a CDN.
+            "http": ASGIStaticFilesHandler(django_http),
+            "websocket": websocket_application,
+        }
+    )
 )

@@ -125,6 +125,8 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            # An unreachable server must fail a request quickly, not hang its thread.
+            "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)},
         }
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:/// or postgres://)"

@@ -45,6 +45,28 @@ WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
 # tokenExpiring is sent this many seconds before a token expires.
 WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 
+# Hardening (docs/SECURITY.md lists every one with its meaning).
+# Token buckets per socket and event class: "N/window" (e.g. 5/1s, 3/5s); "0" = no limit.
+WS_RATE_AUTH = config.env_str("WS_RATE_AUTH", "3/5s")
+WS_RATE_READ = config.env_str("WS_RATE_READ", "60/1s")
+WS_RATE_COMMAND = config.env_str("WS_RATE_COMMAND", "5/1s")
+# Refused frames a socket may send before it is closed for flooding (4029).
+WS_RATE_FLOOD = config.env_str("WS_RATE_FLOOD", "50/10s")
+# Holders of these permissions are not rate limited (the game server's bridge).
+WS_RATE_EXEMPT = config.env_list("WS_RATE_EXEMPT", ["gameserver"])
+WS_MAX_SOCKETS_PER_USER = config.env_int("WS_MAX_SOCKETS_PER_USER", 32)
+WS_MAX_SOCKETS_PER_ADDRESS = config.env_int("WS_MAX_SOCKETS_PER_ADDRESS", 64)
+# Bytes a client may leave unread before it is cut off (4008).
+WS_MAX_OUTBOUND_BYTES = config.env_int("WS_MAX_OUTBOUND_BYTES", 1024 * 1024, minimum=16 * 1024)
+# Seconds an authenticated socket may stay silent before it is closed (4010); 0 = never.
+WS_IDLE_TIMEOUT = config.env_float("WS_IDLE_TIMEOUT", 0.0)
+WS_TRUST_PROXY_HEADERS = config.env_bool("WS_TRUST_PROXY_HEADERS", False)
+WS_TRUSTED_PROXIES = config.env_list("WS_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+WS_TLS_CERT = config.env_str("WS_TLS_CERT")
+WS_TLS_KEY = config.env_str("WS_TLS_KEY")
+if bool(WS_TLS_CERT) != bool(WS_TLS_KEY):
+    raise ImproperlyConfigured("WS_TLS_CERT and WS_TLS_KEY must be set together")
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -72,6 +94,7 @@ MIDDLEWARE = [
     # (the middlewares around it still add their headers to that response).
     "axes.middleware.AxesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "project.csp.ContentSecurityPolicyMiddleware",
 ]
 
 # Staff log in with Django's authentication; django-axes throttles failed logins.
@@ -182,12 +205,24 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
-# Production HTTP settings (issue: hardening extends these).
-if not DEBUG:
-    SESSION_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
+# HTTP security (docs/SECURITY.md). Headers everywhere; cookie and HSTS settings bite in
+# production (HSTS is only ever sent over HTTPS, served here or by a trusted proxy).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = config.env_str("SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config.env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = config.env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = config.env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = config.env_bool("SECURE_SSL_REDIRECT", False)
+CONTENT_SECURITY_POLICY = config.env_str("CONTENT_SECURITY_POLICY", "") or None
+if CONTENT_SECURITY_POLICY is None:
+    from project.csp import DEFAULT_POLICY as CONTENT_SECURITY_POLICY
+CONTENT_SECURITY_POLICY_REPORT_ONLY = config.env_bool("CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
 CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
 
 LOGGING = {

@@ -13,3 +13,4 @@ class RealtimeConfig(AppConfig):
         access.connect()
         # Every installed app's events.py registers its socket events (realtime's own too).
         autodiscover_modules("events")
+        from realtime import limits  # noqa: F401 - registers the WS_RATE_* system check

@@ -18,9 +18,11 @@ from typing import Any
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from realtime import protocol
 from realtime.hub import get_hub
+from realtime.limits import ConnectionLimiter, Verdict
 from realtime.protocol import (
     FrameTooLarge,
     InternalError,
@@ -29,6 +31,8 @@ from realtime.protocol import (
     PermissionDenied,
     ProtocolError,
     RateLimited,
+    ServiceUnavailable,
+    TooManySockets,
     UnknownEvent,
 )
 from realtime.registry import EventSpec, Reply, Request, registry
@@ -36,7 +40,9 @@ from realtime.signals import client_disconnected
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 32  # concurrent requests per socket; more is a client bug or a flood
+MAX_IN_FLIGHT = 32  # concurrent requests per socket; more wait until one finishes
+# After a slow consumer's close frame, how long it has to read it before the drop.
+SLOW_CONSUMER_GRACE = 1.0
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -60,6 +66,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._ordered = asyncio.Lock()  # serialises this socket's ordered=True events
         self.hub = None
+        self.address = ""
+        self.limiter: ConnectionLimiter | None = None
+        self.last_heard = time.monotonic()
+        self._counted: tuple[str, Any] | None = None  # (kind, key) in hub.counts
+        # The server's flow extension (realtime/servers.py): bytes the transport holds.
+        self._buffered = None
+        self._abort = None
+        self.max_outbound = 0
 
     # Channels' AsyncConsumer.__call__ gives every consumer its own channel-layer channel
     # and closes old DB connections around every frame (a thread hop each). The hub does
@@ -90,6 +104,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.hub = get_hub()
+        # scope["client"] is the peer, or the forwarded client behind a trusted proxy.
+        self.address = (self.scope.get("client") or ["unix"])[0]
+        if not self.hub.counts.add("address", self.address, settings.WS_MAX_SOCKETS_PER_ADDRESS):
+            log.warning("socket refused: %s has too many sockets awaiting auth", self.address)
+            self.closed = True
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self._counted = ("address", self.address)
+        self.limiter = ConnectionLimiter.from_settings()
+        flow = (self.scope.get("extensions") or {}).get("realtime.flow")
+        if flow is not None:
+            self._buffered, self._abort = flow["buffered"], flow["abort"]
+            self.max_outbound = settings.WS_MAX_OUTBOUND_BYTES
         await self.hub.start()
         await self.accept()
         self.hub.attach(self)
@@ -107,6 +134,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for task in list(self._in_flight):
             task.cancel()
         if self.hub is not None:
+            if self._counted is not None:
+                self.hub.counts.remove(*self._counted)
+                self._counted = None
             await self.hub.detach(self)
             for request_id, reply_to in list(self._awaiting.items()):
                 await self.hub.route_reply(reply_to, request_id, {"gone": True})
@@ -146,6 +176,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             )
             await self.close_with(protocol.CLOSE_AUTH_TIMEOUT)
 
+    async def _idle_check(self) -> None:
+        silent = time.monotonic() - self.last_heard
+        timeout = settings.WS_IDLE_TIMEOUT
+        if not timeout or self.closed:
+            return
+        if silent < timeout:
+            self.set_timer("idle", timeout - silent, self._idle_check)
+            return
+        await self.close_with(protocol.CLOSE_IDLE_TIMEOUT)
+
     async def close_with(self, code: int) -> None:
         """Close the socket from the server side with one of protocol.CLOSE_*."""
         if not self.closed:
@@ -155,13 +195,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # -- sending ------------------------------------------------------------------------
 
     async def deliver(self, text: str) -> None:
-        """Write one encoded frame; a socket that is closing is skipped."""
+        """Write one encoded frame; a socket that is closing is skipped, a stalled one cut off."""
         if self.closed:
+            return
+        # With the flow extension writes never wait for the client (the hub's fan-out
+        # must not stall on one socket): what the client leaves unread is bounded here.
+        if self._buffered is not None and self._buffered() > self.max_outbound:
+            await self._cut_off()
             return
         try:
             await self.send(text_data=text)
         except Exception:  # noqa: BLE001 - the transport went away under us
             self.closed = True
+
+    async def _cut_off(self) -> None:
+        log.warning(
+            "socket %s (%s) stopped reading: over %d bytes unread; disconnecting",
+            self.client_id, self.address, self.max_outbound,
+        )
+        await self.close_with(protocol.CLOSE_SLOW_CONSUMER)
+        # The close frame queues behind everything unread: drop the connection when the
+        # client has not taken it after the grace period.
+        asyncio.get_running_loop().call_later(SLOW_CONSUMER_GRACE, self._abort)
 
     async def send_event(self, event: str, data: Any = None, request_id: Any = None) -> None:
         await self.deliver(protocol.encode(event, data, request_id))
@@ -176,7 +231,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # -- receiving ----------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_heard = time.monotonic()
         request_id = None
+        message = None
+        admitted = False
         try:
             if text_data is None:
                 raise InvalidMessage("Binary frames are not supported; send JSON text")
@@ -189,6 +247,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             message = protocol.parse(text_data)
             request_id = message.get("requestId")
             event = protocol.check_envelope(message)
+            # Rate limits come before any other work on the frame.
+            declared = registry.get(event)
+            if not await self._admit(declared.rate if declared else "read", request_id):
+                return
+            admitted = True
             if isinstance(request_id, str) and request_id in self._awaiting:
                 reply_to = self._awaiting.pop(request_id)
                 await self.hub.route_reply(reply_to, request_id, {"message": message})
@@ -196,7 +259,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             spec = self._authorise(event)
             data = spec.validate(message.get("data"))
         except ProtocolError as error:
-            await self.send_error(error, request_id)
+            if message is None and text_data is not None:
+                request_id = protocol.salvage_request_id(text_data)
+            if admitted or await self._admit("read", request_id):
+                await self.send_error(error, request_id)
             return
         request = Request(event=event, data=data, request_id=request_id, connection=self)
         if not spec.auth:
@@ -204,9 +270,32 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._run(spec, request)
             return
         if len(self._in_flight) >= MAX_IN_FLIGHT:
+            # A burst (servers hand over queued frames without yielding): stop reading this
+            # socket until one finishes, which pushes back on the client through TCP.
+            await asyncio.wait(
+                set(self._in_flight), timeout=settings.WS_COMMAND_TIMEOUT,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
             await self.send_error(RateLimited("Too many requests in flight"), request_id)
             return
         self._spawn(self._run_ordered(spec, request) if spec.ordered else self._run(spec, request))
+
+    async def _admit(self, rate_class: str, request_id: Any) -> bool:
+        """Whether the socket's rate limits let a frame of ``rate_class`` through now."""
+        verdict = self.limiter.check(rate_class)
+        if verdict is Verdict.ALLOW:
+            return True
+        if verdict is Verdict.REPORT:
+            wait = self.limiter.retry_after(rate_class)
+            await self.send_error(
+                RateLimited(f"Too many {rate_class} requests; retry in {wait:g} s", retryAfter=wait),
+                request_id,
+            )
+        elif verdict is Verdict.CLOSE:
+            log.warning("socket %s (%s) closed for flooding", self.client_id, self.address)
+            await self.close_with(protocol.CLOSE_RATE_LIMITED)
+        return False
 
     def _spawn(self, coroutine) -> None:  # noqa: ANN001
         task = asyncio.ensure_future(coroutine)
@@ -240,6 +329,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         except asyncio.CancelledError:
             raise
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable: say so; the next request reconnects by itself.
+            log.warning(
+                "socket event %s: database unavailable (%s)", spec.name, type(exc).__name__
+            )
+            await self.send_error(ServiceUnavailable(), request.request_id)
+            return
         except Exception:  # noqa: BLE001 - report, keep the socket
             log.exception("socket event %s failed", spec.name)
             await self.send_error(InternalError(), request.request_id)
@@ -262,6 +358,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         exp: float,
     ) -> None:
         """Mark the socket authenticated as ``username`` with a verified token."""
+        first = not self.authenticated_once
+        if first:
+            # From now on the socket counts against its user, no longer its address.
+            cap = settings.WS_MAX_SOCKETS_PER_USER
+            if not self.hub.counts.add("user", user_id, cap):
+                raise TooManySockets(f"Too many sockets open for {username} (limit {cap})")
+            self.hub.counts.remove(*self._counted)
+            self._counted = ("user", user_id)
         self.username = username
         self.user_id = user_id
         self.permissions = permissions
@@ -269,7 +373,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.token_jti = jti
         self.token_exp = exp
         self.cancel_timer("auth")
-        first = not self.authenticated_once
+        self.limiter.exempt = bool(permissions & set(settings.WS_RATE_EXEMPT))
+        if settings.WS_IDLE_TIMEOUT:
+            self.set_timer("idle", settings.WS_IDLE_TIMEOUT, self._idle_check)
         self.authenticated = self.authenticated_once = True
         if first:
             await self.hub.authenticated(self)

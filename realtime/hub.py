@@ -28,6 +28,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import presence
+from realtime.limits import SocketCounts
 from realtime.protocol import encode
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Hub:
         self._pending: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
+        self.counts = SocketCounts()  # sockets per address / user, for the caps
 
     # -- life ---------------------------------------------------------------------------
 

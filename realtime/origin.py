@@ -11,13 +11,22 @@ class OriginPolicy(OriginValidator):
     (bots, game servers, scripts) are let through unless WS_REQUIRE_ORIGIN is set.
 
     Allowed origins are WS_ALLOWED_ORIGINS, or by default the hosts in ALLOWED_HOSTS.
+    A browser's ``Origin: null`` (sandboxed frames, file:// pages) is never allowed.
     """
 
     def __init__(self, application) -> None:  # noqa: ANN001
-        allowed = list(settings.WS_ALLOWED_ORIGINS) or list(settings.ALLOWED_HOSTS)
-        super().__init__(application, allowed)
+        super().__init__(application, [])
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        # Read at each handshake, so that the settings in force (and tests') apply.
+        return list(settings.WS_ALLOWED_ORIGINS) or list(settings.ALLOWED_HOSTS)
+
+    @allowed_origins.setter
+    def allowed_origins(self, value: list[str]) -> None:
+        pass  # OriginValidator.__init__ assigns it; the settings are the source
 
     def valid_origin(self, parsed_origin) -> bool:  # noqa: ANN001
         if parsed_origin is None:
-            return not getattr(settings, "WS_REQUIRE_ORIGIN", False)
+            return not settings.WS_REQUIRE_ORIGIN
         return super().valid_origin(parsed_origin)

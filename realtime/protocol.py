@@ -8,6 +8,7 @@ code}}`` frames in one place, the consumer's dispatcher.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # Close codes (RFC 6455 private range 4000-4999 for the platform's own; 1009 is standard).
@@ -16,6 +17,7 @@ CLOSE_AUTH_TIMEOUT = 4002
 CLOSE_ACCESS_REVOKED = 4003
 CLOSE_TOKEN_EXPIRED = 4004
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_TOO_MANY_SOCKETS = 4009
 CLOSE_IDLE_TIMEOUT = 4010
 CLOSE_RATE_LIMITED = 4029
 CLOSE_SERVER_SHUTDOWN = 1001
@@ -26,6 +28,7 @@ CLOSE_CODES = {
     CLOSE_ACCESS_REVOKED: "the token was revoked or its user deactivated",
     CLOSE_TOKEN_EXPIRED: "the token expired and no new one was sent",
     CLOSE_SLOW_CONSUMER: "the client stopped reading and its outbound queue filled up",
+    CLOSE_TOO_MANY_SOCKETS: "the user already has WS_MAX_SOCKETS_PER_USER sockets open",
     CLOSE_IDLE_TIMEOUT: "an authenticated socket sent nothing for too long",
     CLOSE_RATE_LIMITED: "persistent flooding after rate_limited errors",
     CLOSE_SERVER_SHUTDOWN: "the server process is shutting down",
@@ -112,6 +115,12 @@ class RateLimited(ProtocolError):
     default_message = "Too many requests"
 
 
+class TooManySockets(ProtocolError):
+    code = "too_many_sockets"
+    default_message = "Too many sockets open for this user"
+    close_code = CLOSE_TOO_MANY_SOCKETS
+
+
 class ServiceUnavailable(ProtocolError):
     code = "service_unavailable"
     default_message = "The platform cannot answer right now; try again"
@@ -137,6 +146,7 @@ ERROR_CODES = {
         GameServerOffline,
         CommandFailed,
         RateLimited,
+        TooManySockets,
         ServiceUnavailable,
         InternalError,
     )
@@ -179,3 +189,35 @@ def check_envelope(message: Envelope) -> str:
     if len(event) > 64:
         raise InvalidMessage("'event' is too long")
     return event
+
+
+# A JSON string, or one bracket: enough to walk a frame's top level without parsing it.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+_COLON = re.compile(r"\s*:\s*")
+_decoder = json.JSONDecoder()
+
+
+def salvage_request_id(text: str) -> Any:
+    """The top-level ``requestId`` of a frame too large or too deep to parse whole, or None.
+
+    Walks the text with a regular expression instead of a recursive parser, so that an
+    error about the frame can still echo the id the client gave it.
+    """
+    depth, found = 0, None
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in "{[":
+            depth += 1
+        elif token in "}]":
+            depth -= 1
+        elif depth == 1 and token == '"requestId"':
+            colon = _COLON.match(text, match.end())
+            if colon is None:
+                continue
+            try:
+                value, _ = _decoder.raw_decode(text, colon.end())
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                found = value
+    return found

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests import logwatch
 from tests.live import Platform, reachable
 
 
@@ -14,6 +15,18 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI_REQUIRE_SERVICES"):
         pytest.fail(f"CI requires this service: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(tmp_path_factory):
+    """Fails the run (at its end) if any log line of it held a secret or a token."""
+    collector = logwatch.Collector()
+    collector.install()
+    yield collector
+    collector.uninstall()
+    lines = collector.lines + logwatch.server_log_lines(tmp_path_factory.getbasetemp())
+    found = logwatch.leaks(lines, logwatch.secrets_in_play())
+    assert not found, "secrets in the logs:\n" + "\n".join(found)
 
 
 @pytest.fixture

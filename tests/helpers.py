@@ -41,8 +41,11 @@ def spec_token(sub: str, permissions: list[str], *, lifetime: int = 3600, secret
 class Client:
     """A WebsocketCommunicator speaking the envelope, against the real ASGI application."""
 
-    def __init__(self, path: str = "/", headers: list | None = None) -> None:
+    def __init__(self, path: str = "/", headers: list | None = None,
+                 client: tuple[str, int] | None = None) -> None:
         self.comm = WebsocketCommunicator(application, path, headers=headers or [])
+        if client is not None:  # the peer address (the communicator sets none)
+            self.comm.scope["client"] = client
         self.client_id: str | None = None
 
     async def open(self) -> dict:

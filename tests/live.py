@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,3 +115,91 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+# -- clients and the simulator, for end-to-end tests ------------------------------------
+
+
+class Output:
+    """A process's stdout, read line by line by a thread; wait for a line with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 20, after: int = 0) -> tuple[int, re.Match]:
+        """(index, match) of the first line at or after ``after`` matching ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for i in range(after, len(self.lines)):
+                if match := regex.search(self.lines[i]):
+                    return i, match
+            after = len(self.lines)
+            try:
+                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout}s:\n" + "\n".join(self.lines)) from None
+            if line is None:
+                raise AssertionError("the simulator exited:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+
+
+class LiveClient:
+    """An authenticated socket (websockets library) that keeps every frame it received."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws, self.frames = ws, []
+
+    @classmethod
+    async def open(cls, url: str, token: str) -> LiveClient:
+        from websockets.asyncio.client import connect
+
+        ws = await connect(url)
+        assert json.loads(await ws.recv())["event"] == "connected"
+        await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
+        reply = json.loads(await ws.recv())
+        assert reply["event"] == "authenticated", reply
+        return cls(ws)
+
+    async def wait(self, predicate, timeout: float = 20) -> dict:  # noqa: ANN001
+        """The first frame not yet consumed that satisfies ``predicate``."""
+        async def scan() -> dict:
+            while True:
+                for i, frame in enumerate(self.frames):
+                    if predicate(frame):
+                        self.frames.pop(i)
+                        return frame
+                self.frames.append(json.loads(await self.ws.recv()))
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def event(self, name: str, timeout: float = 20) -> dict:
+        return await self.wait(lambda f: f["event"] == name, timeout)
+
+    async def ask(self, event: str, data: Any, request_id: str, timeout: float = 20) -> dict:
+        await self.ws.send(json.dumps({"event": event, "data": data, "requestId": request_id}))
+        return await self.wait(lambda f: f.get("requestId") == request_id, timeout)
+
+
+def token(platform, sub: str, permissions: list[str]) -> str:  # noqa: ANN001
+    # Signed with the server processes' secret: this process's settings may hold another
+    # one (pytest-django configures settings before conftest.py sets WS_JWT_SECRET).
+    from tests.helpers import spec_token
+
+    return spec_token(sub, permissions, secret=platform.env["WS_JWT_SECRET"])
+
+
+def start_simulator(platform, url: str) -> tuple[subprocess.Popen, Output]:  # noqa: ANN001
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "simulate_server", "--url", url, "--players", "1", "--online", "0",
+         "--pace", "0.2", "--seed", "3"],
+        cwd=ROOT, env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    return proc, Output(proc)

@@ -1,0 +1,168 @@
+"""Limits on what one socket, one user and one address may take from a server process.
+
+Rate limits follow Pterodactyl Wings: every socket has a token bucket per event class
+(``auth``, ``read``, ``command``: the ``rate`` of each registered event). A refused frame
+gets one ``rate_limited`` error per throttled period (a run of refusals with gaps shorter
+than the rate's window); the others of that period are dropped without a reply. Every
+refused frame also takes a token from the socket's *flood* bucket; a socket that empties
+it keeps flooding after being told, and is closed with CLOSE_RATE_LIMITED.
+
+Socket caps are counted per process (see docs/SECURITY.md): sockets that have not
+authenticated yet count against their address, authenticated ones against their user.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
+RATE_CLASSES = ("auth", "read", "command")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def clock() -> float:
+    """Monotonic seconds (a module function so that tests can step time)."""
+    return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` frames per ``window`` seconds, with bursts of up to ``count``."""
+
+    count: int
+    window: float
+
+    @classmethod
+    def parse(cls, text: str, name: str = "rate") -> Rate:
+        """``"5/1s"``, ``"3/5s"``, ``"100/1m"`` (``"0/1s"`` or ``"0"`` means unlimited)."""
+        if text.strip() in {"0", ""}:
+            return cls(0, 1.0)
+        match = _RATE.match(text)
+        if not match:
+            raise ImproperlyConfigured(f"{name} must look like 5/1s, 3/5s or 100/1m, not {text!r}")
+        amount = float(match.group(2) or 1) * _UNIT[match.group(3)]
+        if amount <= 0:
+            raise ImproperlyConfigured(f"{name}: the window must be positive, not {text!r}")
+        return cls(int(match.group(1)), amount)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.count == 0
+
+    def __str__(self) -> str:
+        return "unlimited" if self.unlimited else f"{self.count}/{self.window:g}s"
+
+
+class TokenBucket:
+    """Holds up to ``rate.count`` tokens, refilled continuously at count/window per second."""
+
+    __slots__ = ("capacity", "refill", "tokens", "stamp")
+
+    def __init__(self, rate: Rate, now: float) -> None:
+        self.capacity = float(rate.count)
+        self.refill = rate.count / rate.window
+        self.tokens = self.capacity
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        """Spend one token if there is one."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait(self) -> float:
+        """Seconds until the next token (as of the last take)."""
+        return max(0.0, (1.0 - self.tokens) / self.refill)
+
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    REPORT = "report"  # refused; the first of its throttled period: answer rate_limited
+    DROP = "drop"  # refused again in the same period: no answer
+    CLOSE = "close"  # persistent flooding: close the socket
+
+
+class ConnectionLimiter:
+    """One socket's buckets, one per event class, and its flood bucket."""
+
+    def __init__(self, rates: dict[str, Rate], flood: Rate) -> None:
+        now = clock()
+        self.rates = rates
+        self.buckets = {
+            name: TokenBucket(rate, now) for name, rate in rates.items() if not rate.unlimited
+        }
+        self.flood = None if flood.unlimited else TokenBucket(flood, now)
+        self.throttled_until: dict[str, float] = {}
+        self.exempt = False
+
+    @classmethod
+    def from_settings(cls) -> ConnectionLimiter:
+        """A limiter with the WS_RATE_* settings in force now."""
+        return cls(
+            {name: Rate.parse(getattr(settings, f"WS_RATE_{name.upper()}"), name) for name in RATE_CLASSES},
+            Rate.parse(settings.WS_RATE_FLOOD, "WS_RATE_FLOOD"),
+        )
+
+    def check(self, rate_class: str) -> Verdict:
+        """Whether a frame of ``rate_class`` may be handled now."""
+        bucket = self.buckets.get(rate_class)
+        if bucket is None or self.exempt:
+            return Verdict.ALLOW
+        now = clock()
+        if bucket.take(now):
+            return Verdict.ALLOW
+        if self.flood is not None and not self.flood.take(now):
+            return Verdict.CLOSE
+        # A period lasts while refusals keep coming less than one window apart.
+        until = self.throttled_until.get(rate_class, 0.0)
+        self.throttled_until[rate_class] = now + self.rates[rate_class].window
+        return Verdict.DROP if now < until else Verdict.REPORT
+
+    def retry_after(self, rate_class: str) -> float:
+        """Seconds until a frame of ``rate_class`` would be accepted again."""
+        bucket = self.buckets.get(rate_class)
+        return round(bucket.wait(), 3) if bucket is not None else 0.0
+
+
+class SocketCounts:
+    """This process's sockets, counted per address (not yet authenticated) and per user."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, Counter] = {"address": Counter(), "user": Counter()}
+
+    def add(self, kind: str, key: object, cap: int) -> bool:
+        """Count one more socket of ``key`` ("address" or "user"); False when at ``cap`` (0: none)."""
+        counter = self.counters[kind]
+        if cap and counter[key] >= cap:
+            return False
+        counter[key] += 1
+        return True
+
+    def remove(self, kind: str, key: object) -> None:
+        counter = self.counters[kind]
+        counter[key] -= 1
+        if counter[key] <= 0:
+            del counter[key]
+
+
+@register(Tags.security)
+def check_rates(app_configs, **kwargs) -> list[Error]:  # noqa: ANN001
+    """System check: every WS_RATE_* setting parses."""
+    errors = []
+    for name in [f"WS_RATE_{c.upper()}" for c in RATE_CLASSES] + ["WS_RATE_FLOOD"]:
+        try:
+            Rate.parse(getattr(settings, name), name)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="realtime.E001"))
+    return errors

@@ -1,0 +1,192 @@
+"""Running the platform under daphne or uvicorn, with what the socket needs from them.
+
+Both servers get:
+- a transport limit on incoming messages (WS_MAX_FRAME_BYTES x TRANSPORT_FRAME_FACTOR):
+  frames above WS_MAX_FRAME_BYTES but below it get a ``frame_too_large`` error from the
+  consumer; anything larger is refused by the server itself (close 1009) before it is
+  buffered whole;
+- TLS when WS_TLS_CERT and WS_TLS_KEY are set (wss:// and https:// on the one port);
+- no proxy-header handling of their own: project.proxy applies X-Forwarded-* from
+  WS_TRUSTED_PROXIES only;
+- the ``realtime.flow`` scope extension on every socket: ``buffered()`` is how many bytes
+  the transport holds for a client that has not read them yet, ``abort()`` drops the
+  connection. With it, writes never wait for the client (daphne's never do; uvicorn's
+  would wait on a full buffer, so its pause is switched off) and the consumer bounds the
+  backlog itself (WS_MAX_OUTBOUND_BYTES): one stalled client cannot hold up a broadcast.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+TRANSPORT_FRAME_FACTOR = 4
+FLOW = "realtime.flow"
+
+
+def transport_frame_limit() -> int:
+    """The largest message the ASGI server accepts at all (bytes)."""
+    return settings.WS_MAX_FRAME_BYTES * TRANSPORT_FRAME_FACTOR
+
+
+def tls_files() -> tuple[str, str] | None:
+    """(certificate, key) paths when the platform serves TLS itself."""
+    if settings.WS_TLS_CERT and settings.WS_TLS_KEY:
+        return settings.WS_TLS_CERT, settings.WS_TLS_KEY
+    return None
+
+
+# -- daphne (Twisted) -------------------------------------------------------------------
+
+
+def twisted_layers(transport: Any) -> tuple[Any, list]:
+    """The TCP transport under a Twisted transport, and the TLS layers above it."""
+    tls = []
+    for _ in range(4):  # the websocket protocol's transport, then TLS's, then TCP's
+        if transport is None or hasattr(transport, "dataBuffer"):
+            break
+        if hasattr(transport, "_appSendBuffer"):
+            tls.append(transport)
+        transport = getattr(transport, "transport", None)
+    return transport, tls
+
+
+def daphne_flow(protocol: Any) -> dict:
+    """The flow extension of one daphne WebSocketProtocol (its layers found once)."""
+    tcp, tls = twisted_layers(protocol.transport)
+
+    def buffered() -> int:
+        # Bytes past the written offset plus writes not yet flushed: memory this client holds.
+        return len(tcp.dataBuffer) - tcp.offset + tcp._tempDataLen
+
+    def buffered_tls() -> int:
+        # ... and cleartext the TLS layer keeps until its handshake is done.
+        pending = buffered() if tcp is not None else 0
+        for layer in tls:
+            if layer._appSendBuffer:
+                pending += sum(map(len, layer._appSendBuffer))
+        return pending
+
+    def abort() -> None:
+        if protocol.transport is not None:
+            protocol.transport.abortConnection()
+
+    plain = tcp is not None and not tls
+    return {"buffered": buffered if plain else buffered_tls, "abort": abort}
+
+
+def _daphne_server_class():
+    from daphne.server import Server
+
+    class FlowServer(Server):
+        """daphne's server, adding the flow extension to each socket's scope."""
+
+        def create_application(self, protocol, scope):  # noqa: ANN001, ANN202
+            if scope.get("type") == "websocket":
+                scope["extensions"] = {**(scope.get("extensions") or {}), FLOW: daphne_flow(protocol)}
+            return super().create_application(protocol, scope)
+
+        def run(self) -> None:
+            from twisted.internet import reactor
+
+            # A message over the limit gets a close frame 1009 (message too big) rather
+            # than a bare TCP drop: the client learns why. And a client gets 5 s, not 1 s,
+            # to answer our close frame before the connection is aborted: an abort (RST)
+            # discards what it has not read yet, the error that explains the close included.
+            reactor.callWhenRunning(
+                lambda: self.ws_factory.setProtocolOptions(
+                    failByDrop=False,
+                    closeHandshakeTimeout=5,
+                    allowNullOrigin=True,  # its default would reset daphne's; OriginPolicy decides
+                )
+            )
+            super().run()
+
+    return FlowServer
+
+
+def _endpoint_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
+
+
+def daphne_args(host: str, port: int) -> list[str]:
+    """daphne's command line for the platform."""
+    tls = tls_files()
+    if tls:
+        cert, key = map(_endpoint_escape, tls)
+        bind = ["-e", f"ssl:port={port}:interface={_endpoint_escape(host)}:privateKey={key}:certKey={cert}"]
+    else:
+        bind = ["-b", host, "-p", str(port)]
+    limit = str(transport_frame_limit())
+    return [
+        *bind,
+        "--websocket-max-message-size", limit,
+        "--websocket-max-frame-size", limit,
+        "project.asgi:application",
+    ]
+
+
+def run_daphne(host: str, port: int) -> None:
+    """Serve with daphne until stopped."""
+    from daphne.cli import CommandLineInterface
+
+    class FlowCLI(CommandLineInterface):
+        server_class = _daphne_server_class()
+
+    FlowCLI().run(daphne_args(host, port))
+
+
+# -- uvicorn (asyncio) ------------------------------------------------------------------
+
+
+def _uvicorn_protocol_class():
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
+        """uvicorn's websockets protocol with the flow extension; writes never wait."""
+
+        async def run_asgi(self) -> None:
+            transport = self.transport
+            self.scope["extensions"][FLOW] = {
+                "buffered": transport.get_write_buffer_size,
+                "abort": transport.abort,
+            }
+            await super().run_asgi()
+
+        def pause_writing(self) -> None:
+            # uvicorn would make every send() wait until this client reads; the consumer
+            # bounds the backlog instead (WS_MAX_OUTBOUND_BYTES), so nobody waits on it.
+            pass
+
+    return FlowWebSocketProtocol
+
+
+def run_uvicorn(host: str, port: int) -> None:
+    """Serve with uvicorn until stopped."""
+    import uvicorn
+
+    tls = tls_files()
+    uvicorn.run(
+        "project.asgi:application",
+        host=host,
+        port=port,
+        lifespan="off",
+        ws=_uvicorn_protocol_class(),
+        ws_max_size=transport_frame_limit(),
+        # No permessage-deflate (daphne offers none either): compressing each frame for
+        # each socket would cost the broadcast hot path, and compression next to secrets
+        # invites CRIME-style length leaks.
+        ws_per_message_deflate=False,
+        proxy_headers=False,  # project.proxy decides whom to trust
+        server_header=False,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+        log_level="warning",
+    )
+
+
+SERVERS = {"daphne": run_daphne, "uvicorn": run_uvicorn}
