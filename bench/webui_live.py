@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live import Platform  # noqa: E402
+from tests.live import Platform, start_simulator  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -72,10 +71,8 @@ def main() -> None:
         platform.migrate()
         platform.shell("from tests.helpers import make_user; make_user('boss', superuser=True)")
         server = platform.start()
-        sim = subprocess.Popen(
-            [sys.executable, "manage.py", "simulate_server", "--url", server.url, "--players",
-             str(args.players), "--online", str(args.players), "--pace", "0"],
-            cwd=ROOT, env=platform.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        sim, _ = start_simulator(
+            platform, server.url, "--players", str(args.players), "--online", str(args.players), "--pace", "0"
         )
         try:
             with sync_playwright() as playwright:

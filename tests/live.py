@@ -196,10 +196,13 @@ def token(platform, sub: str, permissions: list[str]) -> str:  # noqa: ANN001
     return spec_token(sub, permissions, secret=platform.env["WS_JWT_SECRET"])
 
 
-def start_simulator(platform, url: str) -> tuple[subprocess.Popen, Output]:  # noqa: ANN001
+SIMULATOR_ARGS = ("--players", "1", "--online", "0", "--pace", "0.2", "--seed", "3")
+
+
+def start_simulator(platform, url: str, *args: str) -> tuple[subprocess.Popen, Output]:  # noqa: ANN001
+    """`simulate_server` against ``url``; ``args`` replace SIMULATOR_ARGS (one player, soon)."""
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_server", "--url", url, "--players", "1", "--online", "0",
-         "--pace", "0.2", "--seed", "3"],
+        [sys.executable, "manage.py", "simulate_server", "--url", url, *(args or SIMULATOR_ARGS)],
         cwd=ROOT, env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     return proc, Output(proc)

@@ -8,10 +8,10 @@ page error or console error fails the test: what the browser refused a user woul
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from tests.live import ROOT, Platform, Server
+from tests.live import ROOT, Platform, Server, start_simulator
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "webui"
@@ -92,18 +92,11 @@ class Simulator:
     """``manage.py simulate_server`` as its own process against a platform server."""
 
     def __init__(self, platform: Platform, server: Server, *args: str) -> None:
-        self.log_path = platform.workdir / "simulator.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "simulate_server", "--url", server.url, *args],
-            cwd=ROOT, env=platform.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.proc, self.output = start_simulator(platform, server.url, *args)
 
     def wait_for_output(self, text: str, timeout: float = 15) -> None:
-        wait_until(lambda: text in self.log() or self.proc.poll() is not None, timeout, f"{text!r} in the simulator's output")
-        assert text in self.log(), f"simulator exited: {self.log()}"
+        """Until the simulator printed a line containing ``text``."""
+        self.output.wait_for(re.escape(text), timeout)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
