@@ -68,6 +68,11 @@ class Bench:
             "ALLOWED_HOSTS": "localhost,127.0.0.1",
             "DATABASE_URL": f"sqlite:///{self.tmp / 'db.sqlite3'}",
             "LOG_LEVEL": "WARNING",
+            # The load generator opens every socket as one user and has each of its 50 rpc
+            # sockets send hundreds of reads a second: exactly what the per-user socket cap
+            # and the read rate limit exist to stop. Everything else stays on its default.
+            "WS_MAX_SOCKETS_PER_USER": "0",
+            "WS_RATE_READ": "1000000/1s",
         }
         self.env.pop("REDIS_URL", None)
         self.procs: list[subprocess.Popen] = []
@@ -134,7 +139,7 @@ class Bench:
         results["rpc_getStats"] = self.loadgen(url, "rpc", "50", str(self.args.seconds), RPC_EVENT="getStats", **env)
         simulator = self.spawn(
             [PY, "manage.py", "simulate_server", "--url", url, "--token", bridge,
-             "--players", "128", "--pace", "0", "--seed", "1"],
+             "--players", "128", "--online", "128", "--pace", "0", "--seed", "1"],
             ROOT, self.env, "simulator.log",
         )
         self.wait_players(url, token, 128)

@@ -73,6 +73,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # The server's flow extension (realtime/servers.py): bytes the transport holds.
         self._buffered = None
         self._abort = None
+        self._send_frame = None
         self.max_outbound = 0
 
     # Channels' AsyncConsumer.__call__ gives every consumer its own channel-layer channel
@@ -116,6 +117,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         flow = (self.scope.get("extensions") or {}).get("realtime.flow")
         if flow is not None:
             self._buffered, self._abort = flow["buffered"], flow["abort"]
+            self._send_frame = flow.get("send_frame")
             self.max_outbound = settings.WS_MAX_OUTBOUND_BYTES
         await self.hub.start()
         await self.accept()
@@ -207,6 +209,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
         except Exception:  # noqa: BLE001 - the transport went away under us
             self.closed = True
+
+    async def deliver_frame(self, text: str, frame: bytes) -> None:
+        """:meth:`deliver` for a broadcast whose frame the hub built once (``frames.text_frame``)."""
+        if self._send_frame is None or self.closed:
+            await self.deliver(text)
+        elif self._buffered() > self.max_outbound:
+            await self._cut_off()
+        elif not self._send_frame(frame):
+            await self.deliver(text)  # closing: the server decides what a send does now
 
     async def _cut_off(self) -> None:
         log.warning(

@@ -29,6 +29,7 @@ from django.conf import settings
 
 from realtime import presence
 from realtime.limits import SocketCounts
+from realtime.frames import text_frame
 from realtime.protocol import encode
 
 if TYPE_CHECKING:
@@ -162,8 +163,10 @@ class Hub:
         return [c for c in list(self.clients.values()) if predicate(c)]
 
     async def deliver_all(self, consumers: Iterable[RealtimeConsumer], text: str) -> None:
+        """One frame to many sockets: framed once, written to each (see realtime.frames)."""
+        frame = text_frame(text)
         for consumer in consumers:
-            await consumer.deliver(text)
+            await consumer.deliver_frame(text, frame)
 
     # -- across processes ---------------------------------------------------------------
 

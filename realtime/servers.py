@@ -18,6 +18,7 @@ Both servers get:
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from django.conf import settings
@@ -75,8 +76,15 @@ def daphne_flow(protocol: Any) -> dict:
         if protocol.transport is not None:
             protocol.transport.abortConnection()
 
+    def send_frame(frame: bytes) -> bool:
+        # What autobahn's sendPreparedMessage does, for a frame the hub built once.
+        if protocol.state != protocol.STATE_OPEN or protocol.transport is None:
+            return False
+        protocol.sendData(frame)
+        return True
+
     plain = tcp is not None and not tls
-    return {"buffered": buffered if plain else buffered_tls, "abort": abort}
+    return {"buffered": buffered if plain else buffered_tls, "abort": abort, "send_frame": send_frame}
 
 
 def _daphne_server_class():
@@ -145,6 +153,7 @@ def run_daphne(host: str, port: int) -> None:
 
 def _uvicorn_protocol_class():
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.protocol import OPEN
 
     class FlowWebSocketProtocol(WebSocketsSansIOProtocol):
         """uvicorn's websockets protocol with the flow extension; writes never wait."""
@@ -154,8 +163,22 @@ def _uvicorn_protocol_class():
             self.scope["extensions"][FLOW] = {
                 "buffered": transport.get_write_buffer_size,
                 "abort": transport.abort,
+                "send_frame": self.send_frame,
             }
             await super().run_asgi()
+
+        def send_frame(self, frame: bytes) -> bool:
+            """Write a frame the hub built once; False when the socket is not open."""
+            if (
+                not self.handshake_complete
+                or self.close_sent
+                or self.disconnected
+                or self.conn.state is not OPEN
+                or self.transport.is_closing()
+            ):
+                return False
+            self.transport.write(frame)
+            return True
 
         def pause_writing(self) -> None:
             # uvicorn would make every send() wait until this client reads; the consumer
@@ -165,12 +188,25 @@ def _uvicorn_protocol_class():
     return FlowWebSocketProtocol
 
 
-def run_uvicorn(host: str, port: int) -> None:
-    """Serve with uvicorn until stopped."""
+def shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT): the kernel
+    spreads new connections over every process listening on the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_uvicorn(host: str, port: int, *, reuse_port: bool = False) -> None:
+    """Serve with uvicorn until stopped (sharing the port with others when ``reuse_port``)."""
     import uvicorn
 
     tls = tls_files()
-    uvicorn.run(
+    config = uvicorn.Config(
         "project.asgi:application",
         host=host,
         port=port,
@@ -187,6 +223,7 @@ def run_uvicorn(host: str, port: int) -> None:
         ssl_keyfile=tls[1] if tls else None,
         log_level="warning",
     )
+    uvicorn.Server(config).run(sockets=[shared_listener(host, port)] if reuse_port else None)
 
 
 SERVERS = {"daphne": run_daphne, "uvicorn": run_uvicorn}

@@ -196,13 +196,11 @@ def token(platform, sub: str, permissions: list[str]) -> str:  # noqa: ANN001
     return spec_token(sub, permissions, secret=platform.env["WS_JWT_SECRET"])
 
 
-SIMULATOR_ARGS = ("--players", "1", "--online", "0", "--pace", "0.2", "--seed", "3")
-
-
 def start_simulator(platform, url: str, *args: str) -> tuple[subprocess.Popen, Output]:  # noqa: ANN001
-    """`simulate_server` against ``url``; ``args`` replace SIMULATOR_ARGS (one player, soon)."""
+    """``manage.py simulate_server`` (one player joining soon, unless ``args`` say otherwise)."""
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_server", "--url", url, *(args or SIMULATOR_ARGS)],
+        [sys.executable, "manage.py", "simulate_server", "--url", url,
+         *(args or ("--players", "1", "--online", "0", "--pace", "0.2", "--seed", "3"))],
         cwd=ROOT, env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     return proc, Output(proc)

@@ -1,0 +1,324 @@
+// The resource's entry point (fxmanifest.lua: server_script 'server/main.js').
+//
+// FXServer runs it as a classic script in the resource's JavaScript context, with the
+// FiveM natives and Node's require as globals. The logic lives in CommonJS modules under
+// server/lib, required by absolute path (GetResourcePath): what a relative require is
+// relative to in a resource script is up to FXServer, an absolute path is not. This file
+// is the only one that touches FiveM: natives, events and exports.
+(function main() {
+  'use strict';
+
+  const path = require('path');
+  const RESOURCE = GetCurrentResourceName();
+  const ROOT = GetResourcePath(RESOURCE);
+  const load = (file) => require(path.join(ROOT, file));
+
+  const WebSocket = load('vendor/ws/index.js');
+  const { readConfig, tokenExpiresIn } = load('server/lib/config.js');
+  const { PlatformConnection, PlatformError } = load('server/lib/connection.js');
+  const { GameState, toSource } = load('server/lib/game.js');
+  const { commandHandlers } = load('server/lib/commands.js');
+
+  // The spec's call sites say exports["[websocket]"]: a bracketed folder is a category
+  // in FiveM, never a resource name, so the exports are also answered under that name.
+  const SPEC_NAME = '[websocket]';
+
+  const { config, errors, warnings } = readConfig((name, fallback) => GetConvar(name, fallback));
+  const strip = (text) => String(text).replace(/\^\d/g, '');
+  const log = {
+    info: (text) => console.log(`${text}`),
+    warn: (text) => console.log(`^3${strip(text)}^7`),
+    error: (text) => console.log(`^1${strip(text)}^7`),
+    debug: (text) => {
+      if (config.debug) console.log(`^5${strip(text)}^7`);
+    },
+  };
+
+  const natives = {
+    players() {
+      const out = [];
+      const count = GetNumPlayerIndices();
+      for (let i = 0; i < count; i++) out.push(GetPlayerFromIndex(i));
+      return out;
+    },
+    playerName: (source) => GetPlayerName(String(source)),
+    identifiers(source) {
+      const out = [];
+      const count = GetNumPlayerIdentifiers(String(source));
+      for (let i = 0; i < count; i++) out.push(GetPlayerIdentifier(String(source), i));
+      return out;
+    },
+    dropPlayer: (source, reason) => DropPlayer(String(source), reason),
+    chatToAll: (message) => emitNet('chat:addMessage', -1, message),
+    emit: (name, ...args) => emit(name, ...args),
+    serverName: () => GetConvar('sv_projectName', '') || GetConvar('sv_hostname', ''),
+    maxPlayers: () => parseInt(GetConvar('sv_maxclients', '32'), 10) || 32,
+    uptime: () => GetGameTimer() / 1000, // the server process's uptime, in seconds
+  };
+
+  const game = new GameState(natives, { shareIp: config.shareIp });
+  const handlers = commandHandlers(game, natives, log);
+  let connection = null;
+
+  // -- the connection ------------------------------------------------------------------
+
+  async function sendSnapshot() {
+    // The platform refuses frames over 64 KiB: players beyond the first frame follow in
+    // snapshotPlayers frames (docs/protocol-game.md). All are queued in this tick, and
+    // requests leave in order, so no change report can slip between them and be undone
+    // by a later part.
+    const snapshot = game.snapshot();
+    const chunks = chunkPlayers(snapshot.players, 48 * 1024);
+    snapshot.players = chunks[0];
+    const parts = [connection.request('serverSnapshot', snapshot, { wait: false })];
+    for (const players of chunks.slice(1)) {
+      parts.push(connection.request('snapshotPlayers', { players }, { wait: false }));
+    }
+    const [reply] = await Promise.all(parts);
+    const jobs = reply.data && reply.data.jobs;
+    if (Array.isArray(jobs)) emit('websocket:jobsChanged', { jobs });
+    log.info(`snapshot sent: ${game.sources().length} player(s) online`);
+  }
+
+  function chunkPlayers(players, budget) {
+    const chunks = [[]];
+    let size = 0;
+    for (const player of players) {
+      const cost = Buffer.byteLength(JSON.stringify(player)) + 1;
+      if (chunks[chunks.length - 1].length && size + cost > budget) {
+        chunks.push([]);
+        size = 0;
+      }
+      chunks[chunks.length - 1].push(player);
+      size += cost;
+    }
+    return chunks;
+  }
+
+  function onAuthenticated(info) {
+    emit('websocket:connected', info.clientId);
+    const left = tokenExpiresIn(config.token, Date.now());
+    if (left !== null && left < 7 * 86400) {
+      log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: mint a new one soon`);
+    }
+    sendSnapshot().catch((err) => {
+      log.error(`the platform refused the snapshot: ${err.message} (${err.code})`);
+    });
+  }
+
+  /** Report a change to the platform; dropped while offline (the next snapshot has it). */
+  function report(event, data) {
+    if (!connection || !connection.online) return;
+    connection.request(event, data, { wait: false }).catch((err) => {
+      if (err.code !== 'platform_offline' && err.code !== 'connection_lost') {
+        log.warn(`the platform refused ${event} for player ${data.source}: ${err.message} (${err.code})`);
+      }
+    });
+  }
+
+  function onCommand(event, data) {
+    const handler = Object.prototype.hasOwnProperty.call(handlers, event) ? handlers[event] : null;
+    if (!handler) {
+      log.warn(`the platform sent an unknown command ${event}; is this resource older than the platform?`);
+      return { ok: false, message: `unknown command ${event}` };
+    }
+    return handler(data && typeof data === 'object' ? data : {});
+  }
+
+  function onEvent(event, data) {
+    if (event === 'bridgeReplaced') {
+      // Another game server speaks for this account now; two reporting in turn would
+      // mix their players up, so this one stops until an admin restarts it.
+      log.error(`another game server took over the platform bridge (clientId ${data && data.clientId}); `
+        + `this server stops reporting: give each game server its own platform, then \`restart ${RESOURCE}\``);
+      connection.stop('replaced by another game server');
+      return;
+    }
+    log.debug(`platform event ${event}`);
+  }
+
+  for (const text of warnings) log.warn(text);
+  if (errors.length) {
+    for (const text of errors) log.error(text);
+    log.error('the platform bridge is NOT running: fix the convars above, then `ensure ' + RESOURCE + '`');
+  } else {
+    connection = new PlatformConnection({
+      url: config.url,
+      token: config.token,
+      WebSocket,
+      log,
+      reconnectMin: config.reconnectMin,
+      reconnectMax: config.reconnectMax,
+      timeout: config.timeout,
+      pingInterval: config.pingInterval,
+      onAuthenticated,
+      onCommand,
+      onEvent,
+      onDown: (why) => emit('websocket:disconnected', why),
+    });
+    connection.start();
+  }
+
+  // -- the game's events ---------------------------------------------------------------
+
+  on('playerConnecting', (name, setKickReason, deferrals) => {
+    const tempSource = global.source;
+    if (!connection) return;
+    const identifiers = game.identifiers(tempSource);
+    if (!Object.keys(identifiers).length) return; // nothing a ban could match
+    deferrals.defer();
+    // FiveM needs a tick between defer() and the next deferral call.
+    setTimeout(() => {
+      deferrals.update('Checking your ban status...');
+      admit(name, identifiers).then(
+        (refusal) => (refusal ? deferrals.done(refusal) : deferrals.done()),
+        (err) => {
+          log.error(`ban check for ${name} failed: ${err && err.stack}`);
+          deferrals.done();
+        },
+      );
+    }, 0);
+  });
+
+  /** Why the player may not join, or null to let them in. */
+  async function admit(name, identifiers) {
+    let status;
+    try {
+      const reply = await connection.request('checkBan', { identifiers, name }, { wait: false });
+      status = reply.data || {};
+    } catch (err) {
+      if (config.offlineJoins === 'deny') {
+        log.warn(`refused ${name}: the platform cannot check bans (${err.message}) and ws_platform_offline_joins is deny`);
+        return 'The server cannot check bans right now; please try again in a minute.';
+      }
+      log.warn(`admitted ${name} without a ban check: ${err.message}`);
+      return null;
+    }
+    if (!status.banned) return null;
+    const until = status.expiresAt ? `until ${status.expiresAt}` : 'permanently';
+    log.info(`refused ${name} (${identifiers.license || Object.values(identifiers)[0]}): banned ${until}`);
+    return `You are banned from this server ${until}. Reason: ${status.reason || 'none given'}`;
+  }
+
+  on('playerJoining', () => {
+    // The player's final server id is `source` here (playerConnecting had a temporary one).
+    const source = toSource(global.source);
+    if (source === null) return;
+    game.join(source);
+    const player = game.player(source);
+    report('playerJoined', {
+      source,
+      name: player.name,
+      identifiers: player.identifiers,
+      license: player.identifiers.license,
+    });
+  });
+
+  on('playerDropped', (reason) => {
+    const source = toSource(global.source);
+    if (source === null || !game.leave(source)) return;
+    report('playerLeft', { source, reason: String(reason || 'Disconnected') });
+  });
+
+  // -- what the server's framework reports (exports and server events) -----------------
+
+  /** The player's server id in a framework's report, or null (and a console line). */
+  function reportedSource(what, value) {
+    const source = toSource(value);
+    if (source === null) log.warn(`${what}: ${value} is not a player's server id`);
+    return source;
+  }
+
+  function characterSelected(value, character) {
+    const source = reportedSource('characterSelected', value);
+    const normalised = source === null ? null : game.selectCharacter(source, character);
+    if (normalised) report('characterSelected', { source, character: normalised });
+    return Boolean(normalised);
+  }
+
+  function characterUpdated(value, changes) {
+    const source = reportedSource('characterUpdated', value);
+    if (source === null) return false;
+    const normalised = game.updateCharacter(source, changes);
+    if (normalised === null) {
+      // The platform knows no character for them either (it only knows what we sent).
+      log.debug(`characterUpdated for player ${source}, who has no character selected: ignored`);
+      return false;
+    }
+    if (!Object.keys(normalised).length) return false;
+    report('characterUpdated', Object.assign({ source }, normalised));
+    return true;
+  }
+
+  // Local server events only (never onNet): a game client must not report characters.
+  on('websocket:characterSelected', characterSelected);
+  on('websocket:characterUpdated', characterUpdated);
+
+  // -- the spec's exports, forwarded to the platform -------------------------------------
+
+  /** Run ``request`` for an export; the Promise it returns, failures also logged. */
+  function forward(name, event, data, pick) {
+    const promise = connection
+      ? connection.request(event, data).then(pick)
+      : Promise.reject(new PlatformError('the platform bridge is not configured (see the console)', 'not_configured'));
+    // A caller that ignores the Promise (broadcast is fire-and-forget) still sees why in
+    // the console, and Node reports no unhandled rejection.
+    promise.catch((err) => log.warn(`${name} failed: ${err.message} (${err.code})`));
+    return promise;
+  }
+
+  function list(value) {
+    // A Lua table arrives as an array, or as an object ({} for an empty table).
+    if (Array.isArray(value)) return value;
+    if (value && typeof value === 'object') return Object.keys(value).sort((a, b) => a - b).map((k) => value[k]);
+    return value;
+  }
+
+  // Every forwarded export returns a Promise; a function as the last argument is also
+  // called back as cb(err, result), for runtimes that cannot await a JS Promise.
+  function withCallback(fn) {
+    return (...args) => {
+      const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      const promise = fn(...args);
+      if (cb) {
+        promise.then((value) => cb(null, value === undefined ? true : value),
+          (err) => cb(`${err.message} (${err.code})`, null));
+      }
+      return promise;
+    };
+  }
+
+  const api = {
+    generateToken: withCallback((sub, permissions, expiresIn) => {
+      const data = { sub, permissions: list(permissions) };
+      if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
+      return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);
+    }),
+    broadcast: withCallback((event, data) => forward('broadcast', 'broadcast',
+      { event, data: data === undefined ? null : data }, () => undefined)),
+    sendToClient: withCallback((clientId, event, data) => forward('sendToClient', 'sendToClient',
+      { clientId, event, data: data === undefined ? null : data },
+      (reply) => Boolean(reply.data && reply.data.delivered))),
+    getConnectedClients: withCallback(() => forward('getConnectedClients', 'getConnectedClients', undefined,
+      (reply) => reply.data.clients)),
+    characterSelected,
+    characterUpdated,
+    isConnected: () => Boolean(connection && connection.online),
+  };
+
+  for (const name of Object.keys(api)) {
+    exports(name, api[name]);
+    if (RESOURCE !== SPEC_NAME) {
+      // What exports(name, fn) does for this resource's own name, for the spec's name.
+      on(`__cfx_export_${SPEC_NAME}_${name}`, (setCallback) => setCallback(api[name]));
+    }
+  }
+
+  on('onResourceStop', (resource) => {
+    if (resource !== RESOURCE) return;
+    if (connection) connection.stop('the resource is stopping');
+    // Callers cache export functions per resource name and forget them when that
+    // resource stops; no resource is called "[websocket]", so say it for it.
+    emit('onServerResourceStop', SPEC_NAME);
+  });
+})();
