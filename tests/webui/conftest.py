@@ -119,10 +119,11 @@ def simulators() -> Iterator[list[Simulator]]:
 class Live:
     """A migrated platform, one server process, and the users the tests sign in as."""
 
-    def __init__(self, platform: Platform, **env: str) -> None:
+    def __init__(self, platform: Platform, server: str = "daphne", **env: str) -> None:
         self.platform = platform
+        self.kind = server
         self.env = {"DJANGO_SETTINGS_MODULE": SERVER_SETTINGS, **env}
-        self.server = platform.start(**self.env)
+        self.server = platform.start(server, **self.env)
 
     def add_user(self, username: str, grants: list[str] = (), superuser: bool = False) -> None:
         """A user with password ``pw-<username>`` holding ``grants``."""
@@ -133,7 +134,7 @@ class Live:
 
     def restart(self) -> None:
         """Start the server again on the same port (after stop())."""
-        self.server = self.platform.start(port=self.server.port, **self.env)
+        self.server = self.platform.start(self.kind, port=self.server.port, **self.env)
 
     def query(self, sql: str, *params: object) -> list[tuple]:
         """Read the platform's (SQLite) database directly."""
@@ -142,8 +143,9 @@ class Live:
 
 
 @pytest.fixture
-def live(platform) -> Live:
-    return Live(platform)
+def live(platform, request) -> Live:
+    """The platform served by daphne, or by the server a test names (indirect parameter)."""
+    return Live(platform, getattr(request, "param", "daphne"))
 
 
 def sign_in(context, live: Live, username: str, path: str = "/"):  # noqa: ANN001, ANN201

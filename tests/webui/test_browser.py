@@ -66,6 +66,7 @@ def test_staff_see_the_simulated_server_appear_live(browser_context, live, simul
     screenshot(dashboard, "dashboard-live")
 
 
+@pytest.mark.parametrize("live", ["daphne", "uvicorn"], indirect=True)
 def test_kick_removes_the_player_and_the_feed_records_it(browser_context, live, simulators):
     live.add_user("boss", superuser=True)
     sim = simulate(live, simulators)
@@ -165,6 +166,7 @@ def test_a_viewer_gets_no_kick_or_ban_controls_and_the_server_refuses_anyway(bro
     expect(player_rows(page)).to_have_count(ONLINE)
 
 
+@pytest.mark.parametrize("live", ["daphne", "uvicorn"], indirect=True)
 def test_the_banner_shows_while_the_platform_is_down_and_goes_when_it_returns(browser_context, live):
     live.add_user("boss", superuser=True)
     # While the server is down the browser logs its failed connection attempts.
