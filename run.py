@@ -55,8 +55,9 @@ def start(argv: list[str]) -> None:
     ensure_venv("requirements.txt")
     manage("migrate", "--noinput", "-v", "0")
     port = os.environ.get("WS_PORT", "3001")
-    manage("ensure_superuser", "--url", f"http://localhost:{port}/admin/")
-    print(f"admin: http://localhost:{port}/admin/   socket: ws://localhost:{port}", flush=True)
+    manage("ensure_superuser", "--url", f"http://localhost:{port}/")
+    print(f"web admin: http://localhost:{port}/   Django admin: http://localhost:{port}/admin/   "
+          f"socket: ws://localhost:{port}", flush=True)
     os.execv(PY, [str(PY), "manage.py", "serve", *argv])
 
 

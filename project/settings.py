@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "accounts",
     "realtime",
     "game",
+    "webui",
 ]
 
 MIDDLEWARE = [
@@ -183,7 +184,12 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-LOGIN_URL = "admin:login"
+# Staff sign in to the web admin (webui) at /login/; Django admin keeps its own login.
+LOGIN_URL = "webui:login"
+LOGIN_REDIRECT_URL = "webui:dashboard"
+LOGOUT_REDIRECT_URL = "webui:login"
+# Lifetime of the socket tokens the web admin's pages get (renewed on tokenExpiring).
+WEBUI_TOKEN_LIFETIME = config.env_str("WEBUI_TOKEN_LIFETIME", "15m")
 
 # Tokens: HS256 only, signed with WS_JWT_SECRET (never SECRET_KEY). Claims follow the spec
 # (sub, permissions, iat, exp) plus jti; see realtime/tokens.py.

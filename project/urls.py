@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.http import HttpResponseRedirect
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", lambda request: HttpResponseRedirect("/admin/"), name="home"),
+    # The bundled web admin at the site root (login, pages, its socket-token endpoint).
+    path("", include("webui.urls")),
 ]

@@ -1,0 +1,73 @@
+"""The reference client (static/js/realtime-client.js) as an external app uses it: in Node,
+against a real server process that stops and comes back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.live import ROOT
+
+pytestmark = pytest.mark.live
+
+SCRIPT = ROOT / "tests" / "webui" / "client_check.mjs"
+CLIENT = (ROOT / "static" / "js" / "realtime-client.js").as_uri()
+
+
+class Steps:
+    """The script's JSON lines, read as they come."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.seen: dict[str, object] = {}
+
+    def until(self, step: str) -> object:
+        while step not in self.seen:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"the script ended before {step!r}: {self.proc.stderr.read()}")
+            entry = json.loads(line)
+            self.seen[entry["step"]] = entry["value"]
+        return self.seen[step]
+
+
+def test_the_reference_client_outside_a_browser(platform):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed; the browser tests cover the client there")
+    platform.shell("from tests.helpers import make_user; make_user('bot', ['players.view'])")
+    token = platform.manage("ws_token", "bot", "--permissions", "players.view", "--expires", "1h").stdout.strip()
+    server = platform.start()
+    proc = subprocess.Popen(
+        [node, "--experimental-websocket", str(SCRIPT), CLIENT, server.url, token],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        steps = Steps(proc)
+        assert steps.until("queued-timeout") == [True, "timeout"]
+        assert steps.until("ready") == {"clientId": "string", "permissions": ["players.view"], "reasons": ["connect"]}
+        assert steps.until("ping") == "pong"
+        assert steps.until("unknown") == "unknown_event"
+        assert steps.until("invalid") == ["invalid_payload", "object"]
+        assert steps.until("denied") == "permission_denied"
+        steps.until("waiting")
+
+        server.stop()
+        platform.start(port=server.port)
+        proc.stdin.write("restarted\n")
+        proc.stdin.flush()
+        assert steps.until("reconnected") == {
+            "newClientId": True,
+            "sawReconnecting": True,
+            "reasons": ["connect"],  # the held token was still good: not asked again
+            "ping": "pong",
+        }
+        assert steps.until("closed") == "idle"
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -1,0 +1,29 @@
+"""The web admin, mounted at the site root."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webui import views
+
+app_name = "webui"
+
+urlpatterns = [
+    path("", views.page("dashboard"), name="dashboard"),
+    path("players/", views.page("players"), name="players"),
+    path("bans/", views.page("bans"), name="bans"),
+    path("jobs/", views.page("jobs"), name="jobs"),
+    path("announce/", views.page("announce"), name="announce"),
+    path("audit/", views.page("audit"), name="audit"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
+    path("session-token/", views.session_token, name="session-token"),
+    # Django's own views: django-axes throttles the login (it hooks authenticate()).
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="webui/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
