@@ -3,7 +3,7 @@
 They are ``ordered``: one bridge socket's reports are applied one after another in the
 order sent (a join is never overtaken by its leave). Each change is stored, then
 broadcast in the spec's shape to every authenticated client; a broadcast costs no query.
-See docs/protocol-game.md.
+See docs/PROTOCOL.md, "The game world".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A stand-in FiveM server speaking the bridge protocol (docs/protocol-game.md).
+"""A stand-in FiveM server speaking the bridge protocol (docs/PROTOCOL.md, "The game world").
 
 ``World`` is the simulated game (people, who is online, no I/O); ``BridgeLink`` is one
 authenticated socket to the platform (requests matched by requestId, the platform's

@@ -64,7 +64,7 @@
 
   async function sendSnapshot() {
     // The platform refuses frames over 64 KiB: players beyond the first frame follow in
-    // snapshotPlayers frames (docs/protocol-game.md). All are queued in this tick, and
+    // snapshotPlayers frames (docs/PROTOCOL.md, "The game world"). All are queued in this tick, and
     // requests leave in order, so no change report can slip between them and be undone
     // by a later part.
     const snapshot = game.snapshot();

@@ -1,5 +1,5 @@
 /**
- * The reference client of the platform's socket (docs/protocol-client.md).
+ * The reference client of the platform's socket (docs/PROTOCOL.md, "The reference client").
  *
  * A plain ES module with no dependencies and no build step: it runs in browsers and in
  * Node 22+ (global WebSocket), or anywhere a WebSocket class is passed in.
