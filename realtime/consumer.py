@@ -210,14 +210,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - the transport went away under us
             self.closed = True
 
-    async def deliver_frame(self, text: str, frame: bytes) -> None:
-        """:meth:`deliver` for a broadcast whose frame the hub built once (``frames.text_frame``)."""
-        if self._send_frame is None or self.closed:
-            await self.deliver(text)
-        elif self._buffered() > self.max_outbound:
-            await self._cut_off()
-        elif not self._send_frame(frame):
-            await self.deliver(text)  # closing: the server decides what a send does now
+    def push_frame(self, frame: bytes) -> bool:
+        """Write a frame the hub built once (``frames.text_frame``) without awaiting;
+        False when this socket needs the awaited path (:meth:`deliver`) instead."""
+        if self._send_frame is None or self.closed or self._buffered() > self.max_outbound:
+            return False
+        return self._send_frame(frame)
 
     async def _cut_off(self) -> None:
         log.warning(

@@ -166,7 +166,10 @@ class Hub:
         """One frame to many sockets: framed once, written to each (see realtime.frames)."""
         frame = text_frame(text)
         for consumer in consumers:
-            await consumer.deliver_frame(text, frame)
+            # A plain call per socket; only a socket that is closing, backed up or without
+            # the flow extension (tests' in-process communicator) takes the awaited path.
+            if not consumer.push_frame(frame):
+                await consumer.deliver(text)
 
     # -- across processes ---------------------------------------------------------------
 
