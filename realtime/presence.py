@@ -74,13 +74,7 @@ class RedisPresence:
         r = redis_client()
         dead = await r.zrangebyscore(procs_key(), 0, time.time() - settings.WS_PRESENCE_TTL)
         for channel in dead:
-            ids = await r.smembers(proc_key(channel))
-            async with r.pipeline(transaction=True) as pipe:
-                if ids:
-                    pipe.hdel(where_key(), *ids)
-                pipe.delete(proc_key(channel))
-                pipe.zrem(procs_key(), channel)
-                await pipe.execute()
+            await self.leave(channel)
 
     async def add(self, channel: str, client_id: str) -> None:
         r = redis_client()
@@ -97,7 +91,7 @@ class RedisPresence:
             await pipe.execute()
 
     async def leave(self, channel: str) -> None:
-        """This process is stopping: forget it and its clients now."""
+        """Forget process ``channel`` and its clients (it is stopping, or was found dead)."""
         r = redis_client()
         ids = await r.smembers(proc_key(channel))
         async with r.pipeline(transaction=True) as pipe:

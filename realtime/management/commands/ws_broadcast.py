@@ -1,24 +1,19 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime.api import broadcast
+from realtime.management.event_arguments import add_event_arguments, event_and_data
 
 
 class Command(BaseCommand):
     help = "Broadcast {event, data} to every authenticated client (needs REDIS_URL from another process)."
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
-        parser.add_argument("event")
-        parser.add_argument("data", nargs="?", default="null", help="JSON")
+        add_event_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        event, data = event_and_data(options)
         try:
-            data = json.loads(options["data"])
-        except ValueError as exc:
-            raise CommandError(f"data is not valid JSON: {exc}") from None
-        try:
-            broadcast(options["event"], data)
+            broadcast(event, data)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stderr.write(f"broadcast {options['event']}")
+        self.stderr.write(f"broadcast {event}")

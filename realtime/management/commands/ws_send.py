@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime.api import send_to_client
+from realtime.management.event_arguments import add_event_arguments, event_and_data
 
 
 class Command(BaseCommand):
@@ -10,14 +9,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("client_id")
-        parser.add_argument("event")
-        parser.add_argument("data", nargs="?", default="null", help="JSON")
+        add_event_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        try:
-            data = json.loads(options["data"])
-        except ValueError as exc:
-            raise CommandError(f"data is not valid JSON: {exc}") from None
-        if not send_to_client(options["client_id"], options["event"], data):
+        event, data = event_and_data(options)
+        if not send_to_client(options["client_id"], event, data):
             raise CommandError(f"client {options['client_id']} is not connected")
         self.stderr.write("sent")
