@@ -33,9 +33,9 @@ for label in ("doomed", "kept"):
 
 
 @pytest.fixture
-def shared(tmp_path, redis_env):
-    """Two server processes sharing Redis and a database, and their minted tokens."""
-    platform = Platform(tmp_path, redis_env)
+def shared(tmp_path, redis_env, postgres_env):
+    """Two server processes sharing Redis and PostgreSQL, and their minted tokens."""
+    platform = Platform(tmp_path, {**redis_env, **postgres_env})
     platform.migrate()
     minted = {}
     for line in platform.shell(SETUP).splitlines():

@@ -77,7 +77,8 @@ async def test_main_paths_over_a_real_socket(platform, server):
         assert closed.value.rcvd.code == protocol.CLOSE_INVALID_TOKEN
 
 
-async def test_exports_from_another_process_need_redis_and_cross_processes(platform, redis_env):
+async def test_exports_from_another_process_need_redis_and_cross_processes(pg_platform, redis_env):
+    platform = pg_platform
     """Two server processes sharing Redis; the exports used from a third (manage.py)."""
     platform.env.update(redis_env)
     platform.shell(CREATE_USERS)
@@ -108,7 +109,8 @@ async def test_exports_from_another_process_need_redis_and_cross_processes(platf
         await ws.close()
 
 
-async def test_a_killed_process_leaves_the_connected_list(platform, redis_env):
+async def test_a_killed_process_leaves_the_connected_list(pg_platform, redis_env):
+    platform = pg_platform
     platform.env.update(redis_env, WS_PRESENCE_TTL="3")
     platform.shell(CREATE_USERS)
     a, b = platform.start(WS_PRESENCE_TTL="3"), platform.start(WS_PRESENCE_TTL="3")
