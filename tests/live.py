@@ -204,3 +204,44 @@ def start_simulator(platform, url: str, *args: str) -> tuple[subprocess.Popen, O
         cwd=ROOT, env=platform.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     return proc, Output(proc)
+
+
+# -- raw sockets (the websockets library), for end-to-end tests ----------------------------
+
+
+async def recv(ws: Any, timeout: float = 5) -> dict:
+    """The next frame, decoded."""
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def expect(ws: Any, event: str, timeout: float = 5) -> dict:
+    """The next frame named ``event``, skipping others (broadcasts interleave with replies)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await recv(ws, timeout)
+            if frame["event"] == event:
+                return frame
+
+
+async def open_authed(url: str, token: str) -> tuple[Any, str]:
+    """An authenticated socket and its clientId."""
+    import websockets
+
+    ws = await websockets.connect(url)
+    hello = await recv(ws)
+    await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
+    reply = await recv(ws)
+    assert reply["event"] == "authenticated", reply
+    return ws, hello["data"]["clientId"]
+
+
+async def close_code(ws: Any, timeout: float) -> int | None:
+    """Wait for the server to close the socket; its close code."""
+    import websockets
+
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None

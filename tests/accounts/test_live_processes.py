@@ -11,12 +11,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
-import websockets
 from django.conf import settings
 
 from realtime import protocol
 from tests.helpers import spec_token
-from tests.live import Platform
+from tests.live import Platform, close_code, expect, open_authed, recv
 
 pytestmark = [pytest.mark.live]
 
@@ -45,37 +44,6 @@ def shared(tmp_path, redis_env, postgres_env):
     servers = [platform.start(), platform.start()]
     yield platform, servers, minted
     platform.stop_all()
-
-
-async def recv(ws, timeout: float = 5) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def expect(ws, event: str, timeout: float) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = await recv(ws, timeout)
-            if frame["event"] == event:
-                return frame
-
-
-async def close_code(ws, timeout: float) -> int:
-    """Wait for the server to close the socket; its close code."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                await ws.recv()
-            except websockets.ConnectionClosed as closed:
-                return closed.rcvd.code if closed.rcvd else None
-
-
-async def open_authed(url: str, token: str):
-    ws = await websockets.connect(url)
-    hello = await recv(ws)
-    await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
-    reply = await recv(ws)
-    assert reply["event"] == "authenticated", reply
-    return ws, hello["data"]["clientId"]
 
 
 async def command(platform: Platform, *args: str) -> str:

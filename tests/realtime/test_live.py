@@ -10,6 +10,7 @@ import websockets
 
 from realtime import protocol
 from tests.helpers import spec_token
+from tests.live import expect, open_authed, recv
 
 pytestmark = pytest.mark.live
 
@@ -18,28 +19,6 @@ from tests.helpers import make_user
 make_user("viewer", ["players.view", "stats.view"])
 make_user("bridge", ["gameserver"])
 """
-
-
-async def recv(ws, timeout: float = 5) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def expect(ws, event: str, timeout: float = 5) -> dict:
-    """The next frame named ``event``, skipping others (broadcasts interleave with replies)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = await recv(ws, timeout)
-            if frame["event"] == event:
-                return frame
-
-
-async def open_authed(url: str, token: str) -> tuple:
-    ws = await websockets.connect(url)
-    hello = await recv(ws)
-    await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
-    reply = await recv(ws)
-    assert reply["event"] == "authenticated", reply
-    return ws, hello["data"]["clientId"]
 
 
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
