@@ -93,18 +93,6 @@ class Hub:
                 raise
         await self._started
 
-    async def stop(self) -> None:
-        """Leave the group and presence (graceful shutdown)."""
-        for task in self._tasks:
-            task.cancel()
-        if self.channel:
-            try:
-                await self.layer.group_discard(HUB_GROUP, self.channel)
-                if self.presence:
-                    await self.presence.leave(self.channel)
-            except Exception:  # noqa: BLE001 - shutting down; Redis may be gone
-                log.warning("hub: could not leave presence cleanly", exc_info=True)
-
     async def _listen(self) -> None:
         backoff = 0.1
         while True:

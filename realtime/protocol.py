@@ -20,7 +20,7 @@ CLOSE_SLOW_CONSUMER = 4008
 CLOSE_TOO_MANY_SOCKETS = 4009
 CLOSE_IDLE_TIMEOUT = 4010
 CLOSE_RATE_LIMITED = 4029
-CLOSE_SERVER_SHUTDOWN = 1001
+CLOSE_SERVER_SHUTDOWN = 1012  # sent by uvicorn itself when it stops (RFC 6455 "service restart")
 
 CLOSE_CODES = {
     CLOSE_INVALID_TOKEN: "auth was refused (Invalid token)",
@@ -31,7 +31,7 @@ CLOSE_CODES = {
     CLOSE_TOO_MANY_SOCKETS: "the user already has WS_MAX_SOCKETS_PER_USER sockets open",
     CLOSE_IDLE_TIMEOUT: "an authenticated socket sent nothing for too long",
     CLOSE_RATE_LIMITED: "persistent flooding after rate_limited errors",
-    CLOSE_SERVER_SHUTDOWN: "the server process is shutting down",
+    CLOSE_SERVER_SHUTDOWN: "the server process is stopping or restarting",
 }
 
 Envelope = dict[str, Any]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -107,9 +106,6 @@ async def authed_client(token: str) -> Client:
     assert reply["event"] == "authenticated", reply
     return client
 
-
-async def gather(*aws):
-    return await asyncio.gather(*aws)
 
 
 async def amake_user(*args: Any, **kwargs: Any):
