@@ -4,12 +4,17 @@
     .venv/bin/python bench/run.py                 # platform and reference, every figure
     .venv/bin/python bench/run.py --no-reference  # the platform only
     .venv/bin/python bench/run.py --server daphne --held 0
+    .venv/bin/python bench/run.py --cleanup both  # each fan-out round's player leaves again
 
 It starts one platform process on production settings (DEBUG off, a fresh SQLite
 database), a simulated game server with 128 players (the bridge), and drives both with the
 load generator of ``shared/bench`` (Node; ``--loadgen-dir``). Then, with the reference
 (``ref_server.js``), the same figures again, and prints the ratios. Figures only: nothing
 here asserts, and the machine is shared, so compare ratios from one run.
+
+Both servers get the same frames: the fan-out trigger is ``playerJoined`` from the game
+server's bridge (``TRIGGER_TOKEN``), and ``--cleanup`` decides whose rounds also send
+``playerLeft`` afterwards (``TRIGGER_CLEANUP``).
 """
 
 from __future__ import annotations
@@ -134,7 +139,7 @@ class Bench:
         wait_port(port, server)
         url = f"ws://127.0.0.1:{port}"
         results: dict = {"rss_idle_kb": rss_kb(server.pid)}
-        env = {"TOKEN": token, "TRIGGER_TOKEN": bridge, "TRIGGER_CLEANUP": "playerLeft"}
+        env = {"TOKEN": token, "TRIGGER_TOKEN": bridge}
         results["connect"] = self.loadgen(url, "connect", str(self.args.clients), **env)
         results["rpc_getStats"] = self.loadgen(url, "rpc", "50", str(self.args.seconds), RPC_EVENT="getStats", **env)
         simulator = self.spawn(
@@ -145,15 +150,24 @@ class Bench:
         self.wait_players(url, token, 128)
         results["rpc_getPlayers128"] = self.loadgen(url, "rpc", "50", str(self.args.seconds), RPC_EVENT="getPlayers", **env)
         self.stop(simulator)
+        self.fanouts(results, url, server.pid, cleanup=self.args.cleanup in ("both", "platform"), **env)
+        self.stop(server)
+        return results
+
+    def fanouts(self, results: dict, url: str, pid: int, *, cleanup: bool, **env: str) -> None:
+        """The fan-out figures: ``--clients``, then ``--held`` clients (with the server's
+        memory). With ``cleanup``, each round's player leaves again (``TRIGGER_CLEANUP``):
+        the load generator sends that ``playerLeft`` just before the next round's trigger,
+        so every round after the first times two broadcasts, not one."""
+        if cleanup:
+            env["TRIGGER_CLEANUP"] = "playerLeft"
         results["fanout"] = self.loadgen(url, "fanout", str(self.args.clients), str(self.args.rounds), **env)
         if self.args.held:
-            before = rss_kb(server.pid)
-            held = self.loadgen(url, "fanout", str(self.args.held), str(self.args.rounds), watch=server.pid, **env)
+            before = rss_kb(pid)
+            held = self.loadgen(url, "fanout", str(self.args.held), str(self.args.rounds), watch=pid, **env)
             if "server_rss_peak_kb" in held:
                 held["kb_per_connection"] = round((held["server_rss_peak_kb"] - before) / self.args.held, 1)
             results["fanout_held"] = held
-        self.stop(server)
-        return results
 
     def wait_players(self, url: str, token: str, n: int, timeout: float = 60) -> None:
         """Poll getPlayers until the simulator's players are all online."""
@@ -196,13 +210,7 @@ class Bench:
         results["connect"] = self.loadgen(url, "connect", str(self.args.clients), TOKEN=token)
         results["rpc_getStats"] = self.loadgen(url, "rpc", "50", str(self.args.seconds), RPC_EVENT="getStats", TOKEN=token)
         results["rpc_getPlayers128"] = self.loadgen(url, "rpc", "50", str(self.args.seconds), RPC_EVENT="getPlayers", TOKEN=token)
-        results["fanout"] = self.loadgen(url, "fanout", str(self.args.clients), str(self.args.rounds), TOKEN=token)
-        if self.args.held:
-            before = rss_kb(ref.pid)
-            held = self.loadgen(url, "fanout", str(self.args.held), str(self.args.rounds), watch=ref.pid, TOKEN=token)
-            if "server_rss_peak_kb" in held:
-                held["kb_per_connection"] = round((held["server_rss_peak_kb"] - before) / self.args.held, 1)
-            results["fanout_held"] = held
+        self.fanouts(results, url, ref.pid, cleanup=self.args.cleanup == "both", TOKEN=token)
         self.stop(ref)
         return results
 
@@ -239,6 +247,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument(
+        "--cleanup", choices=["none", "both", "platform"], default="none",
+        help="whose fan-out rounds end with the player leaving again (TRIGGER_CLEANUP=playerLeft): "
+        "none (the issue's `fanout N 20`, the default), both, or the platform only "
+        "(shared/bench/README's recipe, which times two broadcasts a round against the reference's one)",
+    )
     args = parser.parse_args()
     if not (Path(args.loadgen_dir) / "loadgen.js").exists():
         raise SystemExit(f"no loadgen.js in {args.loadgen_dir} (use --loadgen-dir)")
@@ -249,7 +263,10 @@ def main() -> None:
         ref = None if args.no_reference else bench.reference()
     finally:
         bench.close()
-    print(json.dumps({"platform": ours, "reference": ref, "server": args.server, "cores": os.cpu_count()}, indent=1))
+    print(json.dumps(
+        {"platform": ours, "reference": ref, "server": args.server, "cleanup": args.cleanup, "cores": os.cpu_count()},
+        indent=1,
+    ))
     print("\n".join(summary(ours, ref, args.held)))
 
 
