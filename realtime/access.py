@@ -10,14 +10,16 @@ sockets:
                                           user's sockets close with 4003, the others get
                                           ``permissionsChanged`` when what they may do changed
 
-An ``auth`` that was reading the database while such a message arrived could have read
-the old state (and cached it): :func:`authenticate` notices and reads again, bypassing the
-cache, so a revocation never loses a race against a concurrent ``auth``.
+An ``auth`` that was reading the database while such a message about its user or token
+arrived could have read the old state (and cached it): :func:`authenticate` notices and
+reads again, bypassing the cache, so a revocation never loses a race against a concurrent
+``auth``. Messages about other users and tokens do not concern it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -35,8 +37,26 @@ log = logging.getLogger(__name__)
 
 PERMISSIONS_CHANGED = "permissionsChanged"
 
-# Bumped (in this process) by every accounts message; see authenticate().
-_epoch = 0
+# The accounts messages this process has received, numbered, newest last: (number,
+# usernames, jtis). authenticate() asks whether one about its user or token came meanwhile.
+_received = 0
+_recent: deque[tuple[int, frozenset[str], frozenset[str]]] = deque(maxlen=256)
+
+
+def _note(*, usernames: Any = (), jtis: Any = ()) -> None:
+    global _received
+    _received += 1
+    _recent.append((_received, frozenset(usernames), frozenset(jtis)))
+
+
+def _changed_since(mark: int, username: str | None, jti: str | None) -> bool:
+    """Whether a message received after number ``mark`` may concern this user or token
+    (yes when so many came that the oldest of them is no longer kept)."""
+    if mark == _received:
+        return False
+    if _recent[0][0] > mark + 1:
+        return True
+    return any(n > mark and (username in names or jti in jtis) for n, names, jtis in _recent)
 
 
 def connect() -> None:
@@ -63,22 +83,23 @@ def _publish(message: dict) -> None:
 
 
 async def authenticate(payload: dict) -> Principal | None:
-    """accounts.services.authenticate off the event loop, re-read if access changed meanwhile."""
+    """accounts.services.authenticate off the event loop, read again (uncached) when the
+    user's access or the token changed meanwhile."""
+    username, jti = (v if isinstance(v, str) else None for v in (payload.get("sub"), payload.get("jti")))
     fresh = False
     for _ in range(3):
-        seen = _epoch
+        mark = _received
         principal = await database_sync_to_async(services.authenticate)(payload, fresh=fresh)
-        if _epoch == seen:
+        if not _changed_since(mark, username, jti):
             return principal
         fresh = True
-    return None  # rights keep changing under this auth: fail closed; the client may retry
+    return None  # this user's rights keep changing under this auth: fail closed; retry
 
 
 @hub_handler("accounts.revoked")
 async def _on_revoked(hub: Hub, message: dict) -> None:
-    global _epoch
-    _epoch += 1
     jtis = set(message["jtis"])
+    _note(jtis=jtis)
     for conn in hub.local(lambda c: c.token_jti is not None and c.token_jti in jtis):
         await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
     # This process's own cache (a no-op repeat for a shared cache).
@@ -87,9 +108,8 @@ async def _on_revoked(hub: Hub, message: dict) -> None:
 
 @hub_handler("accounts.changed")
 async def _on_changed(hub: Hub, message: dict) -> None:
-    global _epoch
-    _epoch += 1
     user_ids = set(message["user_ids"])
+    _note(usernames=message["usernames"])
     conns = hub.local(lambda c: c.authenticated and c.user_id in user_ids)
     local_names = {c.username for c in conns}
     # This process's own cache (a no-op repeat for a shared cache).

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import IssuedToken
-from realtime import access, protocol
+from realtime import access, protocol, tokens
 from realtime.api import generate_token
+from realtime.hub import get_hub
 from tests.accounts.support import DatabaseThreadQueries
 from tests.helpers import Client, amake_user, authed_client, spec_token
 
@@ -110,18 +114,60 @@ async def test_a_token_inside_the_warning_window_is_warned_about_at_once():
     await client.close()
 
 
-async def test_an_auth_that_raced_an_accounts_change_reads_again_uncached(monkeypatch):
-    """A change announced while auth was reading must not be answered from a stale read."""
-    calls = []
-    real = services.authenticate
+def race(monkeypatch, *messages: dict, meanwhile: Callable[[], object] = lambda: None) -> list[bool]:
+    """While the next auth's first database read runs, ``meanwhile`` runs (a change that
+    commits) and this process's hub receives ``messages`` (handled as if they came from the
+    channel layer). The reads made, as their ``fresh`` flags."""
+    hub, calls, real = get_hub(), [], services.authenticate
 
     def racing(payload, *, fresh=False):
         calls.append(fresh)
+        principal = real(payload, fresh=fresh)
         if len(calls) == 1:
-            access._epoch += 1  # as the hub does when accounts.changed arrives meanwhile
-        return real(payload, fresh=fresh)
+            meanwhile()
+            for message in messages:
+                async_to_sync(hub._handle)(message)
+        return principal
 
     monkeypatch.setattr(services, "authenticate", racing)
+    return calls
+
+
+def changed(*usernames: str) -> dict:
+    return {"type": "accounts.changed", "user_ids": [], "usernames": list(usernames)}
+
+
+async def test_an_auth_that_raced_a_change_of_its_user_reads_again_uncached(monkeypatch):
+    """A change announced while auth was reading must not be answered from a stale read."""
     await amake_user("viewer", ["stats.view"])
+    calls = race(monkeypatch, changed("viewer"))
+    assert (await access.authenticate({"sub": "viewer", "permissions": []})).username == "viewer"
+    assert calls == [False, True]
+
+
+async def test_an_auth_that_raced_the_revocation_of_its_token_is_refused(monkeypatch):
+    await amake_user("viewer", ["stats.view"])
+    payload = tokens.verify(await database_sync_to_async(generate_token)("viewer", ["stats.view"]))
+    jti = payload["jti"]
+    calls = race(
+        monkeypatch, {"type": "accounts.revoked", "jtis": [jti]},
+        meanwhile=lambda: IssuedToken.objects.filter(jti=jti).update(revoked_at=timezone.now()),
+    )
+    assert await access.authenticate(payload) is None
+    assert calls == [False, True]
+
+
+async def test_changes_of_other_users_during_an_auth_do_not_concern_it(monkeypatch):
+    """However many (more than the three reads an auth may take), as when users are created."""
+    await amake_user("viewer", ["stats.view"])
+    calls = race(monkeypatch, *(changed(f"other{i}") for i in range(5)),
+                 {"type": "accounts.revoked", "jtis": ["someone-elses-token"]})
+    assert (await access.authenticate({"sub": "viewer", "permissions": []})).username == "viewer"
+    assert calls == [False]
+
+
+async def test_more_changes_during_an_auth_than_are_kept_count_as_its_own(monkeypatch):
+    await amake_user("viewer", ["stats.view"])
+    calls = race(monkeypatch, *(changed(f"other{i}") for i in range(300)))
     assert (await access.authenticate({"sub": "viewer", "permissions": []})).username == "viewer"
     assert calls == [False, True]

@@ -81,7 +81,8 @@ async def connected(token: str | None) -> Client:
     client = Client()
     await client.open()
     if token:
-        assert (await client.auth(token))["event"] == "authenticated"
+        reply = await client.auth(token)
+        assert reply["event"] == "authenticated", reply
     return client
 
 
