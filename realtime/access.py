@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -43,7 +44,7 @@ _received = 0
 _recent: deque[tuple[int, frozenset[str], frozenset[str]]] = deque(maxlen=256)
 
 
-def _note(*, usernames: Any = (), jtis: Any = ()) -> None:
+def _note(*, usernames: Iterable[str] = (), jtis: Iterable[str] = ()) -> None:
     global _received
     _received += 1
     _recent.append((_received, frozenset(usernames), frozenset(jtis)))
