@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import secrets
 
@@ -41,7 +42,7 @@ async def stalled_reader_scenario(proc, url: str, ssl_context=None) -> None:  # 
 
     reading = [asyncio.create_task(read(i, r)) for i, r in enumerate(readers)]
     payload = secrets.token_urlsafe(24_000)  # 32 kB that no compression would shrink
-    requests = iter(range(1_000_000))
+    requests = itertools.count()
 
     async def connected() -> list[str]:
         reply = await bridge.request("getConnectedClients", request_id=f"c{next(requests)}")
