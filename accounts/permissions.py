@@ -18,11 +18,15 @@ SPEC_PERMISSIONS: dict[str, str] = {
     "jobs.manage": "Modify jobs",
     "announce": "Send announcements",
 }
+# The platform's own, beyond the spec. All but ``gameserver`` are implied by ``admin``
+# (the spec: admin "implies all permissions").
 PLATFORM_PERMISSIONS: dict[str, str] = {
+    "bans.view": "View bans (without the right to ban)",
+    "players.ip": "See players' ip: identifiers",
     GAMESERVER: "Act as the game server's bridge (not implied by admin)",
 }
 CATALOGUE: dict[str, str] = {**SPEC_PERMISSIONS, **PLATFORM_PERMISSIONS}
-IMPLIED_BY_ADMIN = frozenset(SPEC_PERMISSIONS)
+IMPLIED_BY_ADMIN = frozenset(CATALOGUE) - {GAMESERVER}
 
 
 def expand(permissions: Iterable[str]) -> frozenset[str]:

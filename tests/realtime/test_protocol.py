@@ -50,13 +50,13 @@ async def test_effective_permissions_are_token_and_grants_intersected(viewer):
     await client.close()
 
 
-async def test_admin_implies_every_spec_permission_but_not_gameserver(db):
+async def test_admin_implies_every_permission_but_gameserver(db):
     await amake_user("boss", superuser=True)
     client = await new_client()
     reply = await client.auth(spec_token("boss", ["admin"]))
     assert reply["data"]["permissions"] == [
         "admin", "players.view", "players.kick", "players.ban", "stats.view",
-        "jobs.view", "jobs.manage", "announce",
+        "jobs.view", "jobs.manage", "announce", "bans.view", "players.ip",
     ]
     pong = await client.request("ping", request_id="p1")
     assert pong["event"] == "pong" and pong["requestId"] == "p1"
