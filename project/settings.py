@@ -23,7 +23,8 @@ if DEBUG and any(config.is_public_host(h) for h in ALLOWED_HOSTS) and not config
 # The WebSocket resource's convars, as environment variables.
 WS_PORT = config.env_int("WS_PORT", 3001, minimum=1)
 WS_JWT_SECRET = config.jwt_secret(DEBUG, BASE_DIR / ".local-secret")
-SECRET_KEY = config.env_str("DJANGO_SECRET_KEY") or WS_JWT_SECRET + ":django"
+# Django's own key: DJANGO_SECRET_KEY, else derived one-way (HMAC) from WS_JWT_SECRET.
+SECRET_KEY = config.django_secret_key(WS_JWT_SECRET)
 
 WS_AUTH_TIMEOUT = config.env_float("WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
 WS_MAX_FRAME_BYTES = config.env_int("WS_MAX_FRAME_BYTES", 64 * 1024, minimum=256)
