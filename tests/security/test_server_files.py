@@ -98,3 +98,25 @@ def test_a_new_local_secret_is_created_owner_only(tmp_path, monkeypatch):
     assert created == [0o600]  # the mode is the creation's, not a chmod after writing
     assert mode(tmp_path / ".local-secret") == 0o600
     assert len(secret) >= config.MIN_SECRET_LENGTH
+
+
+FIXED_RELEASES = {  # the first release that fixes the advisories named in requirements.txt
+    "django": "5.2.9", "twisted": "24.7.0", "h11": "0.16.0", "cryptography": "44.0.1",
+}
+
+
+def test_requirement_floors_exclude_releases_with_known_advisories():
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    from tests.live import ROOT
+
+    floors = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            req = Requirement(line)
+            lows = [Version(s.version) for s in req.specifier if s.operator in {">=", "=="}]
+            floors[req.name.lower()] = max(lows) if lows else None
+    for name, fixed in FIXED_RELEASES.items():
+        assert floors.get(name) is not None and floors[name] >= Version(fixed), (name, floors.get(name))
