@@ -103,11 +103,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# After AXES_FAILURE_LIMIT failed logins for one username, or from one address, that
-# username or address is locked out for AXES_COOLOFF_TIME (hours; 429 response).
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is
+# locked out for AXES_COOLOFF_TIME (hours; 429 response); after AXES_ADDRESS_FAILURE_LIMIT
+# from one address (any usernames), the address. Never the username alone: anyone could
+# then lock the real admin out (accounts/lockout.py).
 AXES_FAILURE_LIMIT = config.env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_ADDRESS_FAILURE_LIMIT = config.env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = config.env_float("AXES_COOLOFF_TIME", 0.25, minimum=0.001)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "accounts.lockout.PairAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # Client address: REMOTE_ADDR, which the server sets from X-Forwarded-For only with
 # WS_TRUST_PROXY_HEADERS (see `serve`): a client cannot pick its own address.

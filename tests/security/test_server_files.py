@@ -120,3 +120,26 @@ def test_requirement_floors_exclude_releases_with_known_advisories():
             floors[req.name.lower()] = max(lows) if lows else None
     for name, fixed in FIXED_RELEASES.items():
         assert floors.get(name) is not None and floors[name] >= Version(fixed), (name, floors.get(name))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "admin.example.com"])
+def test_debug_refuses_a_bind_beyond_loopback(host, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.live import ROOT
+
+    env = {**os.environ, "DEBUG": "true", "WS_HOST": host, "WS_PORT": "1",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"refusing to serve on {host} with DEBUG on" in result.stderr
+
+
+def test_loopback_binds_are_loopback():
+    from realtime.management.commands.serve import is_loopback
+
+    assert all(map(is_loopback, ["127.0.0.1", "127.3.0.1", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.com", ""]))
