@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A first-login password change comes before any other page (accounts/middleware.py).
+    "accounts.middleware.RequiredStepsMiddleware",
     # After authentication: turns a locked-out login into django-axes' lockout response
     # (the middlewares around it still add their headers to that response).
     "axes.middleware.AxesMiddleware",
