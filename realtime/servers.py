@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -148,7 +149,100 @@ def run_daphne(host: str, port: int) -> None:
     FlowCLI().run(daphne_args(host, port))
 
 
+# -- connection bounds (slowloris) -------------------------------------------------------
+
+
+class PeerBook:
+    """Open TCP connections per client address in this process, whatever they became
+    (HTTP request, WebSocket): a client past WS_MAX_CONNECTIONS_PER_ADDRESS is cut off
+    at once, before it costs a parser or a timer."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.counts: Counter[str] = Counter()
+        self.held: dict[int, str] = {}
+
+    def admit(self, transport: Any) -> bool:
+        """Count a new connection; False when its address already has ``limit``."""
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if peer else ""
+        if self.limit and self.counts[address] >= self.limit:
+            return False
+        self.counts[address] += 1
+        self.held[id(transport)] = address
+        return True
+
+    def release(self, transport: Any) -> None:
+        """Uncount a connection that ended (once, whichever protocol saw it end)."""
+        address = self.held.pop(id(transport), None)
+        if address is not None:
+            self.counts[address] -= 1
+            if self.counts[address] <= 0:
+                del self.counts[address]
+
+
+_peers: PeerBook | None = None
+
+
+def peers() -> PeerBook:
+    """This process's PeerBook (built on first use, from the settings)."""
+    global _peers
+    if _peers is None:
+        _peers = PeerBook(settings.WS_MAX_CONNECTIONS_PER_ADDRESS)
+    return _peers
+
+
 # -- uvicorn (asyncio) ------------------------------------------------------------------
+
+
+def _uvicorn_http_class():
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpProtocol(HttpToolsProtocol):
+        """uvicorn's HTTP protocol with the slowloris bounds: connections per address
+        (PeerBook), and WS_HEADER_TIMEOUT from a request's first byte (or from the
+        connection, for the first one) to the end of its headers, however slowly they
+        trickle in. Idle keep-alive between requests is uvicorn's own timeout."""
+
+        header_timer = None
+
+        def connection_made(self, transport) -> None:  # noqa: ANN001
+            super().connection_made(transport)
+            if not peers().admit(transport):
+                transport.abort()
+                return
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            self._cancel_header_timer()
+            peers().release(self.transport)
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def _arm_header_timer(self) -> None:
+            timeout = settings.WS_HEADER_TIMEOUT
+            if timeout and self.header_timer is None:
+                self.header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self.header_timer = None
+            if not self.transport.is_closing():
+                self.transport.abort()
+
+    return BoundedHttpProtocol
+
 
 
 def _uvicorn_protocol_class():
@@ -166,6 +260,11 @@ def _uvicorn_protocol_class():
                 "send_frame": self.send_frame,
             }
             await super().run_asgi()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            # An upgraded connection ends here, not in the HTTP protocol: uncount it.
+            peers().release(self.transport)
+            super().connection_lost(exc)
 
         def send_frame(self, frame: bytes) -> bool:
             """Write a frame the hub built once; False when the socket is not open."""
@@ -211,6 +310,7 @@ def run_uvicorn(host: str, port: int, *, reuse_port: bool = False) -> None:
         host=host,
         port=port,
         lifespan="off",
+        http=_uvicorn_http_class(),
         ws=_uvicorn_protocol_class(),
         ws_max_size=transport_frame_limit(),
         # No permessage-deflate (daphne offers none either): compressing each frame for
