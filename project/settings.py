@@ -64,7 +64,7 @@ WS_IDLE_TIMEOUT = config.env_float("WS_IDLE_TIMEOUT", 0.0)
 # Slowloris bounds of `serve` (uvicorn): seconds to send a request's headers, and TCP
 # connections per client address per process (every kind; above the socket cap); 0 = off.
 WS_HEADER_TIMEOUT = config.env_float("WS_HEADER_TIMEOUT", 10.0)
-WS_MAX_CONNECTIONS_PER_ADDRESS = config.env_int("WS_MAX_CONNECTIONS_PER_ADDRESS", 128)
+WS_MAX_CONNECTIONS_PER_ADDRESS = config.env_int("WS_MAX_CONNECTIONS_PER_ADDRESS", 256)
 WS_TRUST_PROXY_HEADERS = config.env_bool("WS_TRUST_PROXY_HEADERS", False)
 WS_TRUSTED_PROXIES = config.env_list("WS_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 WS_TLS_CERT = config.env_str("WS_TLS_CERT")
