@@ -59,3 +59,22 @@ class IssuedToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class PasswordChangeRequired(models.Model):
+    """A user who must choose a new password before doing anything else (the first
+    superuser, whose generated password was printed to the terminal and its log).
+
+    ``password`` is the hash the requirement was set for: any change of the password
+    (the change page, Django admin, ``changepassword``) ends it, with no signal to miss.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="password_change_required",
+    )
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} must change their password"

@@ -78,6 +78,8 @@ class Bench:
             # and the read rate limit exist to stop. Everything else stays on its default.
             "WS_MAX_SOCKETS_PER_USER": "0",
             "WS_RATE_READ": "1000000/1s",
+            # ... and every one of its thousands of sockets comes from 127.0.0.1.
+            "WS_MAX_CONNECTIONS_PER_ADDRESS": "0",
         }
         self.env.pop("REDIS_URL", None)
         self.procs: list[subprocess.Popen] = []

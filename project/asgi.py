@@ -9,9 +9,9 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from project.proxy import ProxyHeadersMiddleware  # noqa: E402
+from project.staticfiles import StaticFiles  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 # Forwarded client addresses are applied first, from trusted proxies only (docs/SECURITY.md).
@@ -19,7 +19,7 @@ application = ProxyHeadersMiddleware(
     ProtocolTypeRouter(
         {
             # The platform serves its own static files: it must work offline, without a CDN.
-            "http": ASGIStaticFilesHandler(django_http),
+            "http": StaticFiles(django_http),
             "websocket": websocket_application,
         }
     )

@@ -6,8 +6,11 @@ what would be dangerous there instead of silently running with it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
+import stat
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -90,18 +93,52 @@ def jwt_secret(debug: bool, local_file: Path) -> str:
             f"{MIN_SECRET_LENGTH} random characters)"
         )
     if local_file.exists():
+        owner_only(local_file)
         stored = local_file.read_text().strip()
         if len(stored) >= MIN_SECRET_LENGTH:
             return stored
     stored = secrets.token_urlsafe(48)
-    local_file.write_text(stored + "\n")
-    local_file.chmod(0o600)
+    write_owner_only(local_file, stored + "\n")
     print(
         f"warning: WS_JWT_SECRET is not set; generated a development secret into {local_file} "
         "(git-ignored). Set WS_JWT_SECRET in production.",
         file=sys.stderr,
     )
     return stored
+
+
+SECRET_KEY_CONTEXT = b"fivem-platform/django-secret-key/v1"
+
+
+def django_secret_key(jwt_secret: str) -> str:
+    """DJANGO_SECRET_KEY, or one derived one-way from the token secret (HMAC-SHA256 with a
+    fixed context): knowing Django's key (sessions, CSRF, password-reset links) says
+    nothing about the key that signs socket tokens."""
+    explicit = os.environ.get("DJANGO_SECRET_KEY", "")
+    if explicit:
+        return explicit
+    return hmac.new(jwt_secret.encode(), SECRET_KEY_CONTEXT, hashlib.sha256).hexdigest()
+
+
+def owner_only(path: Path) -> None:
+    """Tighten a file that others may read or write to 0600, with a warning."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        path.chmod(mode & 0o700 | 0o600)
+        print(f"warning: {path} was readable by others (mode {mode:o}); made it owner-only (600)",
+              file=sys.stderr)
+
+
+def write_owner_only(path: Path, text: str) -> None:
+    """Create (or replace) ``path`` with mode 0600 from the first byte: no window where
+    another user could open it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # O_CREAT's mode does not apply to a file that existed
+        handle.write(text)
 
 
 def database_from_url(url: str, base_dir: Path) -> dict:
@@ -137,7 +174,12 @@ def sqlite(name: str | Path) -> dict:
     """SQLite in WAL mode: readers never wait for the writer, and a commit costs no fsync
     (synchronous=NORMAL; a power cut may lose the last commits, never corrupt the file).
     The bridge's join/leave reports are the broadcast path's one write each: with the
-    default rollback journal every one of them waited for the disk."""
+    default rollback journal every one of them waited for the disk.
+
+    The file is created here, empty and owner-only (SQLite takes an empty file as a new
+    database), because SQLite would create it 0644: it holds sessions and password hashes.
+    Its -wal and -shm files take the database file's mode."""
+    private_sqlite_file(name)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": name,
@@ -147,6 +189,20 @@ def sqlite(name: str | Path) -> dict:
             "timeout": 20,
         },
     }
+
+
+def private_sqlite_file(name: str | Path) -> None:
+    """Create the SQLite file owner-only if it is missing; tighten it and its -wal/-shm."""
+    if str(name) in {"", ":memory:"} or str(name).startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite will fail to open it with its own clear error
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for existing in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            owner_only(existing)
 
 
 def is_public_host(host: str) -> bool:

@@ -23,7 +23,8 @@ if DEBUG and any(config.is_public_host(h) for h in ALLOWED_HOSTS) and not config
 # The WebSocket resource's convars, as environment variables.
 WS_PORT = config.env_int("WS_PORT", 3001, minimum=1)
 WS_JWT_SECRET = config.jwt_secret(DEBUG, BASE_DIR / ".local-secret")
-SECRET_KEY = config.env_str("DJANGO_SECRET_KEY") or WS_JWT_SECRET + ":django"
+# Django's own key: DJANGO_SECRET_KEY, else derived one-way (HMAC) from WS_JWT_SECRET.
+SECRET_KEY = config.django_secret_key(WS_JWT_SECRET)
 
 WS_AUTH_TIMEOUT = config.env_float("WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
 WS_MAX_FRAME_BYTES = config.env_int("WS_MAX_FRAME_BYTES", 64 * 1024, minimum=256)
@@ -60,6 +61,10 @@ WS_MAX_SOCKETS_PER_ADDRESS = config.env_int("WS_MAX_SOCKETS_PER_ADDRESS", 64)
 WS_MAX_OUTBOUND_BYTES = config.env_int("WS_MAX_OUTBOUND_BYTES", 1024 * 1024, minimum=16 * 1024)
 # Seconds an authenticated socket may stay silent before it is closed (4010); 0 = never.
 WS_IDLE_TIMEOUT = config.env_float("WS_IDLE_TIMEOUT", 0.0)
+# Slowloris bounds of `serve` (uvicorn): seconds to send a request's headers, and TCP
+# connections per client address per process (every kind; above the socket cap); 0 = off.
+WS_HEADER_TIMEOUT = config.env_float("WS_HEADER_TIMEOUT", 10.0)
+WS_MAX_CONNECTIONS_PER_ADDRESS = config.env_int("WS_MAX_CONNECTIONS_PER_ADDRESS", 256)
 WS_TRUST_PROXY_HEADERS = config.env_bool("WS_TRUST_PROXY_HEADERS", False)
 WS_TRUSTED_PROXIES = config.env_list("WS_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 WS_TLS_CERT = config.env_str("WS_TLS_CERT")
@@ -90,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A first-login password change comes before any other page (accounts/middleware.py).
+    "accounts.middleware.RequiredStepsMiddleware",
     # After authentication: turns a locked-out login into django-axes' lockout response
     # (the middlewares around it still add their headers to that response).
     "axes.middleware.AxesMiddleware",
@@ -102,11 +109,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# After AXES_FAILURE_LIMIT failed logins for one username, or from one address, that
-# username or address is locked out for AXES_COOLOFF_TIME (hours; 429 response).
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is
+# locked out for AXES_COOLOFF_TIME (hours; 429 response); after AXES_ADDRESS_FAILURE_LIMIT
+# from one address (any usernames), the address. Never the username alone: anyone could
+# then lock the real admin out (accounts/lockout.py).
 AXES_FAILURE_LIMIT = config.env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_ADDRESS_FAILURE_LIMIT = config.env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = config.env_float("AXES_COOLOFF_TIME", 0.25, minimum=0.001)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "accounts.lockout.PairAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # Client address: REMOTE_ADDR, which the server sets from X-Forwarded-For only with
 # WS_TRUST_PROXY_HEADERS (see `serve`): a client cannot pick its own address.

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
+
+from project.proxy import is_trusted
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,25 @@ def _daphne_server_class():
     from daphne.server import Server
 
     class FlowServer(Server):
-        """daphne's server, adding the flow extension to each socket's scope."""
+        """daphne's server, adding the flow extension to each socket's scope, and the
+        slowloris bounds to each connection (see bound_daphne_factories)."""
+
+        @property
+        def http_factory(self):  # noqa: ANN202
+            return self._http_factory
+
+        @http_factory.setter
+        def http_factory(self, factory) -> None:  # noqa: ANN001
+            # Server.run() builds its factories and listens at once: bounded as they are set.
+            self._http_factory = bound_http_factory(factory)
+
+        @property
+        def ws_factory(self):  # noqa: ANN202
+            return self._ws_factory
+
+        @ws_factory.setter
+        def ws_factory(self, factory) -> None:  # noqa: ANN001
+            self._ws_factory = bound_ws_factory(factory)
 
         def create_application(self, protocol, scope):  # noqa: ANN001, ANN202
             if scope.get("type") == "websocket":
@@ -115,6 +136,93 @@ def _daphne_server_class():
             super().run()
 
     return FlowServer
+
+
+def bound_http_factory(factory: Any) -> Any:
+    """daphne's HTTP factory with the slowloris bounds: each connection is counted per
+    address (PeerBook; refused past the cap) and aborted unless its request headers are
+    complete WS_HEADER_TIMEOUT after it opened (before TLS's handshake: Twisted builds the
+    protocol when it accepts) or after its previous request ended."""
+    from twisted.internet import reactor
+
+    build = factory.buildProtocol
+
+    def build_protocol(addr):  # noqa: ANN001, ANN202
+        channel = build(addr)
+        if channel is None:
+            return None
+        timer = connection = None
+        # daphne builds twisted's _GenericHTTPChannelProtocol, the HTTP/1.1 channel inside.
+        inner = getattr(channel, "_channel", channel)
+        made, all_headers, done, lost = (channel.makeConnection, inner.allHeadersReceived,
+                                         inner.requestDone, channel.connectionLost)
+
+        def arm() -> None:
+            nonlocal timer
+            if settings.WS_HEADER_TIMEOUT and timer is None:
+                timer = reactor.callLater(settings.WS_HEADER_TIMEOUT, too_slow)
+
+        def cancel() -> None:
+            nonlocal timer
+            if timer is not None and timer.active():
+                timer.cancel()
+            timer = None
+
+        def too_slow() -> None:
+            nonlocal timer
+            timer = None
+            if connection is not None:
+                connection.abortConnection()
+
+        def make_connection(transport) -> None:  # noqa: ANN001
+            nonlocal connection
+            connection = transport
+            made(transport)
+            if not peers().admit(getattr(transport.getPeer(), "host", ""), transport):
+                transport.abortConnection()
+                return
+            arm()
+
+        def all_headers_received() -> None:
+            cancel()
+            all_headers()
+
+        def request_done(request) -> None:  # noqa: ANN001
+            done(request)
+            arm()  # the next request of a kept-alive connection gets the same bound
+
+        def connection_lost(reason) -> None:  # noqa: ANN001
+            cancel()
+            peers().release(connection)
+            lost(reason)
+
+        channel.makeConnection, inner.allHeadersReceived = make_connection, all_headers_received
+        inner.requestDone, channel.connectionLost = request_done, connection_lost
+        return channel
+
+    factory.buildProtocol = build_protocol
+    return factory
+
+
+def bound_ws_factory(factory: Any) -> Any:
+    """daphne's WebSocket factory: an upgraded connection ends in its protocol, not in the
+    HTTP channel, so that is where the connection is uncounted."""
+    build = factory.buildProtocol
+
+    def build_protocol(addr):  # noqa: ANN001, ANN202
+        protocol = build(addr)
+        lost = protocol.connectionLost
+
+        def connection_lost(reason) -> None:  # noqa: ANN001
+            if protocol.transport is not None:
+                peers().release(protocol.transport)
+            lost(reason)
+
+        protocol.connectionLost = connection_lost
+        return protocol
+
+    factory.buildProtocol = build_protocol
+    return factory
 
 
 def _endpoint_escape(text: str) -> str:
@@ -148,7 +256,103 @@ def run_daphne(host: str, port: int) -> None:
     FlowCLI().run(daphne_args(host, port))
 
 
+# -- connection bounds (slowloris) -------------------------------------------------------
+
+
+class PeerBook:
+    """Open TCP connections per client address in this process, whatever they became
+    (HTTP request, WebSocket): a client past WS_MAX_CONNECTIONS_PER_ADDRESS is cut off
+    at once, before it costs a parser or a timer."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.counts: Counter[str] = Counter()
+        self.held: dict[int, str] = {}
+
+    def admit(self, address: str, connection: object) -> bool:
+        """Count a new connection; False when its address already has ``limit``. A trusted
+        proxy (WS_TRUST_PROXY_HEADERS) is not counted: every client arrives from it, and
+        bounding per client is then the proxy's job (docs/SECURITY.md)."""
+        if settings.WS_TRUST_PROXY_HEADERS and is_trusted(address, tuple(settings.WS_TRUSTED_PROXIES)):
+            return True
+        if self.limit and self.counts[address] >= self.limit:
+            return False
+        self.counts[address] += 1
+        self.held[id(connection)] = address
+        return True
+
+    def release(self, connection: object) -> None:
+        """Uncount a connection that ended (once, whichever protocol saw it end)."""
+        address = self.held.pop(id(connection), None)
+        if address is not None:
+            self.counts[address] -= 1
+            if self.counts[address] <= 0:
+                del self.counts[address]
+
+
+_peers: PeerBook | None = None
+
+
+def peers() -> PeerBook:
+    """This process's PeerBook (built on first use, from the settings)."""
+    global _peers
+    if _peers is None:
+        _peers = PeerBook(settings.WS_MAX_CONNECTIONS_PER_ADDRESS)
+    return _peers
+
+
 # -- uvicorn (asyncio) ------------------------------------------------------------------
+
+
+def _uvicorn_http_class():
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpProtocol(HttpToolsProtocol):
+        """uvicorn's HTTP protocol with the slowloris bounds: connections per address
+        (PeerBook), and WS_HEADER_TIMEOUT from a request's first byte (or from the
+        connection, for the first one) to the end of its headers, however slowly they
+        trickle in. Idle keep-alive between requests is uvicorn's own timeout."""
+
+        header_timer = None
+
+        def connection_made(self, transport) -> None:  # noqa: ANN001
+            super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            if not peers().admit(peer[0] if peer else "", transport):
+                transport.abort()
+                return
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            self._cancel_header_timer()
+            peers().release(self.transport)
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def _arm_header_timer(self) -> None:
+            timeout = settings.WS_HEADER_TIMEOUT
+            if timeout and self.header_timer is None:
+                self.header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self.header_timer = None
+            if not self.transport.is_closing():
+                self.transport.abort()
+
+    return BoundedHttpProtocol
+
 
 
 def _uvicorn_protocol_class():
@@ -166,6 +370,11 @@ def _uvicorn_protocol_class():
                 "send_frame": self.send_frame,
             }
             await super().run_asgi()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            # An upgraded connection ends here, not in the HTTP protocol: uncount it.
+            peers().release(self.transport)
+            super().connection_lost(exc)
 
         def send_frame(self, frame: bytes) -> bool:
             """Write a frame the hub built once; False when the socket is not open."""
@@ -211,6 +420,7 @@ def run_uvicorn(host: str, port: int, *, reuse_port: bool = False) -> None:
         host=host,
         port=port,
         lifespan="off",
+        http=_uvicorn_http_class(),
         ws=_uvicorn_protocol_class(),
         ws_max_size=transport_frame_limit(),
         # No permessage-deflate (daphne offers none either): compressing each frame for

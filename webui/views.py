@@ -11,9 +11,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -150,3 +153,26 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.info(request, "That token was already revoked.")
     return redirect("webui:tokens")
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Change one's own password (required first for the first superuser); the session
+    stays signed in, then goes on to where the user was headed."""
+
+    template_name = "webui/password_change.html"
+
+    def get_success_url(self) -> str:
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        if target and url_has_allowed_host_and_scheme(
+            target, {self.request.get_host()}, require_https=self.request.is_secure()
+        ):
+            return target
+        return reverse("webui:dashboard")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from accounts.middleware import must_change_password
+
+        context = super().get_context_data(**kwargs)
+        context.update(required=must_change_password(self.request.user),
+                       next=self.request.GET.get("next", ""))
+        return context

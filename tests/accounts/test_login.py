@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("admin:login")
 LIMIT = settings.AXES_FAILURE_LIMIT
+ADDRESS_LIMIT = settings.AXES_ADDRESS_FAILURE_LIMIT
 
 
 def login(client, username: str, password: str, address: str = "10.0.0.1"):
@@ -30,22 +31,31 @@ def test_staff_log_in_with_their_password(client, staff):
     assert response.status_code == 302 and response["Location"] == "/admin/"
 
 
-def test_failed_logins_lock_the_username_out_from_any_address(client, staff):
+def test_failed_logins_lock_the_pair_never_the_username_alone(client, staff):
+    """Five wrong passwords for the admin's name from another address lock that address
+    out for that name; the admin's right password from their own address still works."""
     for attempt in range(LIMIT - 1):
-        assert login(client, "staff", "wrong", address=f"10.0.1.{attempt}").status_code == 200
-    assert login(client, "staff", "wrong", address="10.0.1.99").status_code == 429  # the limit
-    locked = login(client, "staff", "pw-staff", address="10.0.2.1")
+        assert login(client, "staff", "wrong", address="10.0.1.1").status_code == 200
+    assert login(client, "staff", "wrong", address="10.0.1.1").status_code == 429  # the limit
+    locked = login(client, "staff", "pw-staff", address="10.0.1.1")
     assert locked.status_code == 429
     assert "too many login attempts" in locked.content.decode()
+    assert login(client, "staff", "pw-staff", address="10.0.2.1").status_code == 302
+
+
+def test_failures_spread_over_addresses_do_not_lock_the_username(client, staff):
+    for attempt in range(3 * LIMIT):
+        assert login(client, "staff", "wrong", address=f"10.0.5.{attempt}").status_code == 200
+    assert login(client, "staff", "pw-staff", address="10.0.6.1").status_code == 302
 
 
 def test_failed_logins_lock_the_address_out_for_any_username(client, staff):
     make_user("other", is_staff=True)
-    for attempt in range(LIMIT - 1):
+    for attempt in range(ADDRESS_LIMIT - 1):
         assert login(client, f"guess{attempt}", "wrong", address="10.0.3.1").status_code == 200
     assert login(client, "guess-last", "wrong", address="10.0.3.1").status_code == 429
     assert login(client, "other", "pw-other", address="10.0.3.1").status_code == 429
-    # Another address, another username: unaffected.
+    # Another address: unaffected.
     assert login(client, "staff", "pw-staff", address="10.0.4.1").status_code == 302
 
 

@@ -3,6 +3,8 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from accounts.models import PasswordChangeRequired
+
 
 class Command(BaseCommand):
     help = "On first start: create a staff superuser with a random password, printed once."
@@ -16,7 +18,9 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             return
         password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(options["username"], "", password)
+        user = User.objects.create_superuser(options["username"], "", password)
+        # The password is printed (and so in a log): the first sign-in must replace it.
+        PasswordChangeRequired.objects.create(user=user, password=user.password)
         self.stdout.write(
             "\n".join(
                 [
@@ -25,6 +29,7 @@ class Command(BaseCommand):
                     f"    username: {options['username']}",
                     f"    password: {password}",
                     f"  Admin: {options['url']}",
+                    "  You will be asked to change this password when you first sign in.",
                     "",
                 ]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -14,6 +15,17 @@ from django.core.management.base import BaseCommand, CommandError
 from realtime.servers import SERVERS, run_uvicorn, tls_files
 
 RESTART_DELAY = 1.0  # seconds before a process that died is started again
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches this machine only (0.0.0.0 and :: reach everyone)."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 class Command(BaseCommand):
@@ -44,6 +56,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         host, port, server = options["host"], options["port"], options["server"]
+        if settings.DEBUG and not is_loopback(host):
+            raise CommandError(
+                f"refusing to serve on {host} with DEBUG on: DEBUG shows tracebacks and "
+                "settings to anyone who can reach the port. Bind 127.0.0.1 / ::1 / localhost, "
+                "or set DEBUG=false (with WS_JWT_SECRET and ALLOWED_HOSTS) for a public server"
+            )
         processes = options["processes"] or os.cpu_count() or 1
         if processes < 1:
             raise CommandError("--processes must be at least 1 (0: one per core)")
