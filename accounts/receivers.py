@@ -2,7 +2,7 @@
 
 Covered: a user's ``user_permissions`` and ``groups`` (changed from either side), a group's
 ``permissions`` (from either side), a user's ``username``/``is_active``/``is_superuser``
-on save, users created or deleted, groups deleted. ``QuerySet.update()`` and raw SQL send
+on save (and ``is_staff``), users created or deleted, groups deleted. ``QuerySet.update()`` and raw SQL send
 no model signals: change users through the ORM's instances or the admin.
 """
 
@@ -17,7 +17,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_init, post_s
 
 from accounts.signals import announce_access_changed
 
-RIGHTS_FIELDS = ("username", "is_active", "is_superuser")
+RIGHTS_FIELDS = ("username", "is_active", "is_superuser", "is_staff")
 _AFTER = {"post_add", "post_remove", "post_clear"}
 
 

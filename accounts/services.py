@@ -37,6 +37,9 @@ class Principal:
     user_id: int
     username: str
     grants: frozenset[str]
+    # is_staff or is_superuser: an account of the platform's staff (the bridge never mints
+    # for one).
+    staff: bool = False
 
 
 def _key(kind: str, name: str) -> str:
@@ -61,6 +64,7 @@ def _query(username: str, jti: str | None) -> tuple[Principal | None, Any]:
     fields = [
         "id",
         "is_superuser",
+        "is_staff",
         "user_permissions__content_type__app_label",
         "user_permissions__codename",
         "groups__permissions__content_type__app_label",
@@ -76,16 +80,18 @@ def _query(username: str, jti: str | None) -> tuple[Principal | None, Any]:
     rows = list(users.values_list(*fields))
     if not rows:
         return None, None
-    user_id, is_superuser = rows[0][0], rows[0][1]
+    user_id, is_superuser, is_staff = rows[0][0], rows[0][1], rows[0][2]
     names: set[str] = {ADMIN} if is_superuser else set()
     for row in rows:
-        for app, code in (row[2:4], row[4:6]):
+        for app, code in (row[3:5], row[5:7]):
             if app == "accounts" and code in CATALOGUE:
                 names.add(code)
-    principal = Principal(user_id=user_id, username=username, grants=expand(names))
+    principal = Principal(
+        user_id=user_id, username=username, grants=expand(names), staff=bool(is_superuser or is_staff)
+    )
     state = None
     if jti:
-        issued_to, revoked = rows[0][6], rows[0][7]
+        issued_to, revoked = rows[0][7], rows[0][8]
         state = UNREGISTERED if issued_to is None else (issued_to, bool(revoked))
     return principal, state
 

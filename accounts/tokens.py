@@ -28,7 +28,8 @@ def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None)
         permissions=list(token["permissions"]),
         issued_at=_when(token["iat"]),
         expires_at=_when(token["exp"]),
-        issued_by=issued_by if getattr(issued_by, "pk", None) else None,
+        # A user, or a user's id (the bridge's socket knows only its user's id).
+        issued_by_id=issued_by if isinstance(issued_by, int) else getattr(issued_by, "pk", None),
     )
 
 
