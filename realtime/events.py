@@ -42,6 +42,7 @@ async def auth(request: Request) -> Reply:
         jti=payload.get("jti"),
         exp=float(payload["exp"]),
     )
+    conn.token_iat = payload.get("iat")
     schedule_expiry(conn)
     if payload.get("jti"):  # off the reply's path: at most one write a minute per token
         conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))
