@@ -126,7 +126,7 @@ class IssuedTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens (their open sockets close)", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = revoke_tokens(queryset, by=request.user)
+        count = revoke_tokens(queryset, by=request.user, reason="Django admin")
         self.message_user(request, f"Revoked {count} token(s).")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -78,3 +78,15 @@ class PasswordChangeRequired(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} must change their password"
+
+
+class TokenFloor(models.Model):
+    """A user's tokens issued before ``not_before`` are refused (their password changed, or
+    they were deactivated). Registered tokens are also revoked then; this refuses the
+    unregistered, spec-format ones, checked against ``iat`` in the same auth query."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    not_before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} tokens after {self.not_before:%Y-%m-%d %H:%M:%S}"

@@ -2,7 +2,7 @@
 
 Covered: a user's ``user_permissions`` and ``groups`` (changed from either side), a group's
 ``permissions`` (from either side), a user's ``username``/``is_active``/``is_superuser``
-on save, users created or deleted, groups deleted. ``QuerySet.update()`` and raw SQL send
+on save (and ``is_staff``), users created or deleted, groups deleted. ``QuerySet.update()`` and raw SQL send
 no model signals: change users through the ORM's instances or the admin.
 """
 
@@ -17,7 +17,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_init, post_s
 
 from accounts.signals import announce_access_changed
 
-RIGHTS_FIELDS = ("username", "is_active", "is_superuser")
+RIGHTS_FIELDS = ("username", "is_active", "is_superuser", "is_staff")
 _AFTER = {"post_add", "post_remove", "post_clear"}
 
 
@@ -40,13 +40,42 @@ def _announce_members(group_ids: Iterable[int]) -> None:
 
 def user_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
     instance._accounts_rights = _rights(instance)
+    instance._accounts_password = instance.__dict__.get("password")
+
+
+def _password_changed(instance: Any, update_fields: Any) -> bool:
+    before = getattr(instance, "_accounts_password", None)
+    if before is None or before == instance.__dict__.get("password"):
+        return False
+    # check_password() re-hashing the same password (a hasher upgrade) saves only the
+    # password, with no raw password pending: not a change.
+    rehash = update_fields is not None and set(update_fields) == {"password"}
+    return not (rehash and getattr(instance, "_password", None) is None)
 
 
 def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     before = getattr(instance, "_accounts_rights", None)
     after = instance._accounts_rights = _rights(instance)
-    if created or before != after:
+    changed = _password_changed(instance, kwargs.get("update_fields"))
+    instance._accounts_password = instance.__dict__.get("password")
+    deactivated = before is not None and before[1] and not after[1]
+    if not created and (changed or deactivated):
+        invalidate_tokens(instance, "password changed" if changed else "deactivated")
+    if created or before != after or changed:
         announce_access_changed([instance.pk], [before[0] if before else None, instance.username])
+
+
+def invalidate_tokens(user: Any, reason: str) -> None:
+    """Every token of ``user`` issued until now stops working, in every process: the
+    registered ones are revoked (audited, sockets close), the unregistered ones are refused
+    by their ``iat`` (TokenFloor)."""
+    from django.utils import timezone
+
+    from accounts.models import IssuedToken, TokenFloor
+    from accounts.tokens import revoke_tokens
+
+    TokenFloor.objects.update_or_create(user_id=user.pk, defaults={"not_before": timezone.now()})
+    revoke_tokens(IssuedToken.objects.filter(user_id=user.pk), reason=reason)
 
 
 def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Exists, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.permissions import ADMIN, CATALOGUE, expand
@@ -37,6 +37,11 @@ class Principal:
     user_id: int
     username: str
     grants: frozenset[str]
+    # is_staff or is_superuser: an account of the platform's staff (the bridge never mints
+    # for one).
+    staff: bool = False
+    # Epoch seconds: tokens whose iat is not after it are refused (accounts.TokenFloor).
+    tokens_after: float | None = None
 
 
 def _key(kind: str, name: str) -> str:
@@ -55,16 +60,20 @@ def token_key(jti: str) -> str:
 
 def _query(username: str, jti: str | None) -> tuple[Principal | None, Any]:
     """One query: the active user's grants and, for a ``jti``, the token's registry state."""
-    from accounts.models import IssuedToken
+    from accounts.models import IssuedToken, TokenFloor
 
-    users = get_user_model().objects.filter(username=username, is_active=True)
+    users = get_user_model().objects.filter(username=username, is_active=True).annotate(
+        tokens_after=Subquery(TokenFloor.objects.filter(user=OuterRef("pk")).values("not_before")[:1])
+    )
     fields = [
         "id",
         "is_superuser",
+        "is_staff",
         "user_permissions__content_type__app_label",
         "user_permissions__codename",
         "groups__permissions__content_type__app_label",
         "groups__permissions__codename",
+        "tokens_after",
     ]
     if jti:
         token = IssuedToken.objects.filter(jti=jti)
@@ -76,16 +85,22 @@ def _query(username: str, jti: str | None) -> tuple[Principal | None, Any]:
     rows = list(users.values_list(*fields))
     if not rows:
         return None, None
-    user_id, is_superuser = rows[0][0], rows[0][1]
+    user_id, is_superuser, is_staff, after = rows[0][0], rows[0][1], rows[0][2], rows[0][7]
     names: set[str] = {ADMIN} if is_superuser else set()
     for row in rows:
-        for app, code in (row[2:4], row[4:6]):
+        for app, code in (row[3:5], row[5:7]):
             if app == "accounts" and code in CATALOGUE:
                 names.add(code)
-    principal = Principal(user_id=user_id, username=username, grants=expand(names))
+    principal = Principal(
+        user_id=user_id,
+        username=username,
+        grants=expand(names),
+        staff=bool(is_superuser or is_staff),
+        tokens_after=after.timestamp() if after is not None else None,
+    )
     state = None
     if jti:
-        issued_to, revoked = rows[0][6], rows[0][7]
+        issued_to, revoked = rows[0][8], rows[0][9]
         state = UNREGISTERED if issued_to is None else (issued_to, bool(revoked))
     return principal, state
 
@@ -116,8 +131,9 @@ def authenticate(payload: dict, *, fresh: bool = False) -> Principal | None:
     """The principal a verified token payload speaks for, or None when it must be refused.
 
     Refused: an unknown or inactive subject, a revoked token, a registered token of
-    another user, and, with WS_REQUIRE_REGISTERED_TOKENS, a token the platform did not
-    mint. ``fresh`` reads the database even when the cache has an answer.
+    another user, an unregistered token issued before the subject's password last changed
+    (or they were last deactivated), and, with WS_REQUIRE_REGISTERED_TOKENS, a token the
+    platform did not mint. ``fresh`` reads the database even when the cache has an answer.
     """
     username, jti = payload.get("sub"), payload.get("jti") or None
     if not isinstance(username, str) or not username or not isinstance(jti, (str, type(None))):
@@ -136,7 +152,16 @@ def authenticate(payload: dict, *, fresh: bool = False) -> Principal | None:
         if principal is None:
             return None
     if state is None or state == UNREGISTERED:
-        return None if settings.WS_REQUIRE_REGISTERED_TOKENS else principal
+        if settings.WS_REQUIRE_REGISTERED_TOKENS:
+            return None
+        # Issued before the subject's password changed (or they were deactivated): a
+        # registered token was revoked then; an unregistered one is refused here.
+        iat = payload.get("iat")
+        if principal.tokens_after is not None and (
+            not isinstance(iat, (int, float)) or isinstance(iat, bool) or iat <= principal.tokens_after
+        ):
+            return None
+        return principal
     issued_to, revoked = state
     if revoked or issued_to != principal.user_id:
         return None

@@ -7,6 +7,10 @@ that is rolled back), and after the cached principals and token states are forgo
   these users changed (or the users were created, renamed or deleted).
 - ``tokens_revoked(jtis)``: these issued tokens were revoked.
 
+And one sent inside the transaction: ``tokens_revoking(jtis, users, by, reason)``, once
+per :func:`accounts.tokens.revoke_tokens` call (who revoked which tokens, and why), for
+the audit trail (``game`` records it; ``accounts`` must not import ``game``).
+
 ``accounts`` knows nothing of sockets; ``realtime`` connects to these signals in its
 ``AppConfig.ready()`` and acts on the open sockets of every server process.
 """
@@ -24,6 +28,9 @@ log = logging.getLogger(__name__)
 
 access_changed = Signal()  # kwargs: user_ids: list[int], usernames: list[str]
 tokens_revoked = Signal()  # kwargs: jtis: list[str]
+# Sent inside the revoking transaction, once per revoke_tokens() call (game audits it):
+# kwargs: jtis: list[str], users: list[str] (their subjects), by: user or None, reason: str
+tokens_revoking = Signal()
 
 # Changes queued by the current thread's transaction. Many model signals fire for one
 # change (user_permissions.set() is a remove and an add; a group edit touches every

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,7 +12,9 @@ from django.db.models import QuerySet
 from django.utils import timezone as django_timezone
 
 from accounts.models import IssuedToken
-from accounts.signals import announce_tokens_revoked
+from accounts.signals import announce_tokens_revoked, tokens_revoking
+
+log = logging.getLogger(__name__)
 
 
 def _when(epoch: int | float) -> datetime:
@@ -28,18 +31,31 @@ def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None)
         permissions=list(token["permissions"]),
         issued_at=_when(token["iat"]),
         expires_at=_when(token["exp"]),
-        issued_by=issued_by if getattr(issued_by, "pk", None) else None,
+        # A user, or a user's id (the bridge's socket knows only its user's id).
+        issued_by_id=issued_by if isinstance(issued_by, int) else getattr(issued_by, "pk", None),
     )
 
 
-def revoke_tokens(tokens: QuerySet[IssuedToken], *, by: Any = None) -> int:
-    """Revoke those of ``tokens`` not yet revoked; their open sockets close on commit."""
+def revoke_tokens(tokens: QuerySet[IssuedToken], *, by: Any = None, reason: str = "") -> int:
+    """Revoke those of ``tokens`` not yet revoked; their open sockets close on commit.
+
+    ``by``: who revokes (a user, or None for the platform itself); ``reason``: why (e.g.
+    "ws_revoke", "password changed"). Every call that revokes something sends
+    ``tokens_revoking`` in the same transaction: the audit trail's one entry for it.
+    """
+    by = by if getattr(by, "pk", None) else None
     with transaction.atomic():
-        jtis = list(tokens.filter(revoked_at__isnull=True).values_list("jti", flat=True))
-        if not jtis:
+        rows = list(tokens.filter(revoked_at__isnull=True).values_list("jti", "user__username"))
+        if not rows:
             return 0
+        jtis = [jti for jti, _ in rows]
         count = IssuedToken.objects.filter(jti__in=jtis, revoked_at__isnull=True).update(
-            revoked_at=django_timezone.now(), revoked_by=by if getattr(by, "pk", None) else None
+            revoked_at=django_timezone.now(), revoked_by=by
         )
+        for receiver, result in tokens_revoking.send_robust(
+            sender=IssuedToken, jtis=jtis, users=sorted({u for _, u in rows}), by=by, reason=reason
+        ):
+            if isinstance(result, Exception):
+                log.error("accounts: %r failed to record a revocation", receiver, exc_info=result)
         announce_tokens_revoked(jtis)
     return count

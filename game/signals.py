@@ -4,8 +4,10 @@
   (game.server.on_client_disconnected).
 - A token minted or revoked (accounts.IssuedToken saved): an audit entry. Tokens are
   minted through ``register_issued_token`` (admin page, ``ws_token``, ``generateToken``);
-  a revocation is audited when it is saved through the model (``token.save()``), which
-  is how Django admin's actions and forms save it.
+  a revocation through ``accounts.tokens.revoke_tokens`` (admin action, ``ws_revoke``,
+  web admin, logout, password change, deactivation) is audited once per call from
+  accounts' ``tokens_revoking`` signal, with who and why; one saved through the model
+  (``token.save()``, Django admin's form) when it is saved.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ def _user_actor(user: Any, fallback: str) -> Actor:
     if user is not None and getattr(user, "pk", None):
         return Actor(user.pk, user.get_username())
     return Actor(None, fallback)
+
+
+def on_tokens_revoking(sender: type, jtis: list[str], users: list[str], by: Any, reason: str,
+                       **kwargs: Any) -> None:
+    """One audit entry per revoke_tokens() call (QuerySet.update() sends no model signal)."""
+    from django.db import transaction
+
+    actor = _user_actor(by, "platform")
+    target = f"{len(jtis)} token(s) of {', '.join(users)}"
+    with transaction.atomic():  # a failed write must not break the revoking transaction
+        record(actor, "token.revoke", target, {"jtis": jtis, "reason": reason}, AuditEntry.OK)
 
 
 def on_token_saved(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:

@@ -209,3 +209,20 @@ def is_public_host(host: str) -> bool:
     """Whether an ALLOWED_HOSTS entry names anything beyond this machine."""
     host = host.strip().lower()
     return host not in {"localhost", "127.0.0.1", "::1", "[::1]", ".localhost", "testserver"}
+
+
+def check_bridge_mint(permissions: list[str]) -> None:
+    """WS_BRIDGE_MINT_PERMISSIONS: catalogue names only, and never admin or gameserver."""
+    from accounts.permissions import ADMIN, CATALOGUE, GAMESERVER  # plain Python, no Django
+
+    for name in permissions:
+        if name in (ADMIN, GAMESERVER):
+            raise ImproperlyConfigured(
+                f"WS_BRIDGE_MINT_PERMISSIONS may not list {name!r}: the game server's bridge "
+                "never mints admin or gameserver tokens"
+            )
+        if name not in CATALOGUE:
+            raise ImproperlyConfigured(
+                f"WS_BRIDGE_MINT_PERMISSIONS lists unknown permission {name!r}; "
+                f"known: {', '.join(CATALOGUE)}"
+            )

@@ -39,6 +39,13 @@ WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", F
 # Longest a cached principal or token state may outlive a change the signals missed
 # (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
 WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)
+# What the game server's bridge may mint with generateToken (docs/SECURITY.md, "Who can
+# mint what"): only for these usernames (never staff), only these permissions (never admin
+# or gameserver), never for longer than this. Empty lists: the bridge mints nothing.
+WS_BRIDGE_MINT_SUBJECTS = config.env_list("WS_BRIDGE_MINT_SUBJECTS", [])
+WS_BRIDGE_MINT_PERMISSIONS = config.env_list("WS_BRIDGE_MINT_PERMISSIONS", [])
+WS_BRIDGE_MINT_MAX_LIFETIME = config.env_str("WS_BRIDGE_MINT_MAX_LIFETIME", "1h")
+config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
 # An issued token's last_used_at is written at most once per this many seconds.
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.

@@ -130,6 +130,12 @@ async def follow(conn: Any, principal: Principal | None) -> None:
     if principal is None or principal.user_id != conn.user_id:
         await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
         return
+    iat = getattr(conn, "token_iat", None)
+    if conn.token_jti is None and principal.tokens_after is not None and (
+        not isinstance(iat, (int, float)) or iat <= principal.tokens_after
+    ):  # an unregistered token from before a password change (services.authenticate)
+        await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
+        return
     effective = perms.expand(conn.token_permissions) & principal.grants
     if effective != conn.permissions:
         conn.permissions = effective

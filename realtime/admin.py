@@ -89,6 +89,9 @@ class MintingUserAdmin(StaffUserAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not (request.user.has_perm(MINT_PERMISSION) and self.has_view_or_change_permission(request, user)):
             raise PermissionDenied
+        if user.pk != request.user.pk and not request.user.is_superuser:
+            # Only superusers mint for others: a token of another user would act as them.
+            raise PermissionDenied
         principal = load_principal(user.get_username())
         held = principal.grants if principal else frozenset()
         allowed = mintable_by(request.user)

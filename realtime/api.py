@@ -27,6 +27,10 @@ class TokenRequestError(ValueError):
     """A token cannot be minted as asked (unknown subject, permission not held, bad expiry)."""
 
 
+class TokenRefused(TokenRequestError):
+    """The minter may not mint this token (outside the bridge's allow-list)."""
+
+
 def generate_token(
     sub: str,
     permissions: list[str],
@@ -34,8 +38,13 @@ def generate_token(
     *,
     label: str = "",
     issued_by: Any = None,
+    bridge: bool = False,
 ) -> str:
-    """A signed token for active user ``sub``, with permissions they hold; e.g. "24h"."""
+    """A signed token for active user ``sub``, with permissions they hold; e.g. "24h".
+
+    ``bridge``: minted for the game server's bridge (the ``generateToken`` export), which
+    may mint only within the owner's allow-list (:func:`check_bridge_mint`).
+    """
     if isinstance(permissions, str) or not isinstance(permissions, (list, tuple, set)):
         raise TokenRequestError("permissions must be a list of permission names")
     permissions = list(dict.fromkeys(permissions))
@@ -47,19 +56,59 @@ def generate_token(
     principal = load_principal(sub)
     if principal is None:
         raise TokenRequestError(f"no active user named {sub!r}")
+    if expires_in is None:
+        expires_in = settings.WS_DEFAULT_TOKEN_LIFETIME
+        if bridge:  # left out: the default, shortened to what the bridge may mint
+            expires_in = min(
+                tokens.parse_duration(expires_in), tokens.parse_duration(settings.WS_BRIDGE_MINT_MAX_LIFETIME)
+            )
+    if bridge:
+        check_bridge_mint(principal, permissions, expires_in)
     not_held = perms.ordered(perms.expand(permissions) - principal.grants)
     if not_held:
         raise TokenRequestError(f"{sub!r} does not hold: {', '.join(not_held)}")
     try:
-        token = tokens.mint(
-            sub, permissions, expires_in if expires_in is not None else settings.WS_DEFAULT_TOKEN_LIFETIME
-        )
+        token = tokens.mint(sub, permissions, expires_in)
     except ValueError as exc:
         raise TokenRequestError(str(exc)) from None
     from accounts.tokens import register_issued_token  # accounts owns the registry
 
     register_issued_token(token, label=label, issued_by=issued_by)
     return str(token)
+
+
+def check_bridge_mint(principal: Any, permissions: list[str], expires_in: Any) -> None:
+    """The one rule for what the game server's bridge may mint, or :class:`TokenRefused`.
+
+    Never for a staff account (is_staff or is_superuser); only for a subject named in
+    WS_BRIDGE_MINT_SUBJECTS; only permissions named in WS_BRIDGE_MINT_PERMISSIONS (never
+    ``admin`` or ``gameserver``: settings refuse to list them, and this refuses them
+    again); never longer than WS_BRIDGE_MINT_MAX_LIFETIME (a longer request is refused,
+    not shortened: the caller learns its token would not last as long as it asked).
+    """
+    if principal.staff:
+        raise TokenRefused(f"the game server may not mint tokens for staff account {principal.username!r}")
+    if principal.username not in settings.WS_BRIDGE_MINT_SUBJECTS:
+        raise TokenRefused(
+            f"the game server may not mint tokens for {principal.username!r} "
+            "(not in WS_BRIDGE_MINT_SUBJECTS)"
+        )
+    allowed = set(settings.WS_BRIDGE_MINT_PERMISSIONS) - {perms.ADMIN, perms.GAMESERVER}
+    refused = [p for p in permissions if p not in allowed]
+    if refused:
+        raise TokenRefused(
+            f"the game server may not mint {', '.join(refused)} (not in WS_BRIDGE_MINT_PERMISSIONS)"
+        )
+    try:
+        lifetime = tokens.parse_duration(expires_in)
+        longest = tokens.parse_duration(settings.WS_BRIDGE_MINT_MAX_LIFETIME)
+    except ValueError as exc:
+        raise TokenRequestError(str(exc)) from None
+    if lifetime > longest:
+        raise TokenRefused(
+            f"expiry {expires_in!r} is longer than the game server may mint "
+            f"(WS_BRIDGE_MINT_MAX_LIFETIME={settings.WS_BRIDGE_MINT_MAX_LIFETIME})"
+        )
 
 
 async def agenerate_token(

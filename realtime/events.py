@@ -42,6 +42,7 @@ async def auth(request: Request) -> Reply:
         jti=payload.get("jti"),
         exp=float(payload["exp"]),
     )
+    conn.token_iat = payload.get("iat")
     schedule_expiry(conn)
     if payload.get("jti"):  # off the reply's path: at most one write a minute per token
         conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))
@@ -89,17 +90,26 @@ async def ping(request: Request) -> Reply:
 class GenerateTokenSchema(serializers.Serializer):
     sub = StrictCharField(max_length=150)
     permissions = serializers.ListField(child=StrictCharField(max_length=64), max_length=32)
-    expiresIn = StrictCharField(max_length=16, required=False, default="24h")
+    expiresIn = StrictCharField(max_length=16, required=False, default=None)
 
 
 @event("generateToken", permission=perms.GAMESERVER, schema=GenerateTokenSchema, reply="token", rate="command")
 async def generate_token(request: Request) -> Reply:
-    """The export generateToken(sub, permissions, expiresIn): mint within sub's grants."""
+    """The export generateToken(sub, permissions, expiresIn): within sub's grants and the
+    owner's allow-list for the bridge (realtime.api.check_bridge_mint); the bridge's user
+    is the token's issuer."""
     data = request.data
     try:
         token = await api.agenerate_token(
-            data["sub"], data["permissions"], data["expiresIn"], label=f"bridge:{request.username}"
+            data["sub"],
+            data["permissions"],
+            data["expiresIn"],
+            label=f"minted by the game server's bridge ({request.username})",
+            issued_by=request.connection.user_id,
+            bridge=True,
         )
+    except api.TokenRefused as exc:
+        raise PermissionDenied(str(exc)) from None
     except api.TokenRequestError as exc:
         raise InvalidPayload(str(exc)) from None
     return Reply("token", {"token": token})

@@ -56,4 +56,4 @@ def revoke_on_logout(sender, request, user, **kwargs) -> None:  # noqa: ANN001, 
 
     jtis = request.session.get(SESSION_KEY, []) if request is not None else []
     if user is not None and jtis:
-        revoke_tokens(IssuedToken.objects.filter(user=user, jti__in=jtis), by=user)
+        revoke_tokens(IssuedToken.objects.filter(user=user, jti__in=jtis), by=user, reason="logout")

@@ -148,7 +148,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's own tokens; its sockets close."""
     token = get_object_or_404(IssuedToken, pk=pk, user=request.user)
-    if revoke_tokens(IssuedToken.objects.filter(pk=token.pk), by=request.user):
+    if revoke_tokens(IssuedToken.objects.filter(pk=token.pk), by=request.user, reason="web admin"):
         messages.success(request, f"Token \u201c{token.label or token.jti[:8]}\u201d revoked.")
     else:
         messages.info(request, "That token was already revoked.")

@@ -290,6 +290,12 @@
 
   const api = {
     generateToken: withCallback((sub, permissions, expiresIn) => {
+      if (!config.exportGenerateToken) {
+        const err = new PlatformError('the generateToken export is off (set ws_export_generate_token "true" '
+          + 'in server.cfg to allow resources to mint tokens)', 'export_disabled');
+        log.warn(`generateToken refused: ${err.message} (${err.code})`);
+        return Promise.reject(err);
+      }
       const data = { sub, permissions: list(permissions) };
       if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
       return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);

@@ -97,22 +97,29 @@ def test_minting_in_admin_shows_the_token_once_and_stores_no_token_text(client, 
     assert token not in again and not MINTED.search(again)
 
 
-def test_staff_can_only_mint_permissions_they_hold(client, db):
+def test_staff_mint_only_for_themselves_and_only_what_they_hold(client, db):
+    # Issue 13 #2: this test used to let a staff member mint for another user; only
+    # superusers may (a token of another user acts as them).
+    root = make_user("root", superuser=True, is_staff=True)
     staff = make_user("mod", ["players.view"], is_staff=True)
     staff.user_permissions.add(*django_permissions("accounts.add_issuedtoken", "auth.view_user"))
     target = make_user("panel", ["players.view", "players.kick"])
     client.force_login(staff)
 
-    html = client.get(mint_url(target)).content.decode()
-    assert 'value="players.view"' in html and 'value="players.kick"' not in html
-    assert "also holds players.kick, which you do not hold yourself" in html
+    for other in (target, root):
+        assert client.get(mint_url(other)).status_code == 403
+        post = client.post(mint_url(other), {"label": "x", "permissions": ["players.view"], "expiry": "365d"})
+        assert post.status_code == 403
+    assert not IssuedToken.objects.exists()
 
-    refused = client.post(mint_url(target), {"label": "x", "permissions": ["players.kick"], "expiry": "1h"})
+    html = client.get(mint_url(staff)).content.decode()
+    assert 'value="players.view"' in html and 'value="players.kick"' not in html
+    refused = client.post(mint_url(staff), {"label": "x", "permissions": ["players.kick"], "expiry": "1h"})
     assert not MINTED.search(refused.content.decode())
     assert "Select a valid choice" in refused.content.decode()
     assert not IssuedToken.objects.exists()
 
-    minted = client.post(mint_url(target), {"label": "x", "permissions": ["players.view"], "expiry": "1h"})
+    minted = client.post(mint_url(staff), {"label": "x", "permissions": ["players.view"], "expiry": "1h"})
     payload = tokens.verify(MINTED.search(minted.content.decode()).group(1))
     assert payload["permissions"] == ["players.view"]
     assert IssuedToken.objects.get().issued_by == staff

@@ -41,6 +41,8 @@ def live(platform) -> Live:
     # The bridge's token is minted as `manage.py ws_token` does (registered, not a
     # hand-made JWT), in the same process that creates the accounts: one Django start-up.
     token = platform.shell(ACCOUNTS + MINT).strip().splitlines()[-1]
+    # What the owner lets the bridge mint (docs/SECURITY.md, "Who can mint what").
+    platform.env.update(WS_BRIDGE_MINT_SUBJECTS="viewer", WS_BRIDGE_MINT_PERMISSIONS="players.view,players.kick")
     return Live(platform, platform.start(), token)
 
 

@@ -23,6 +23,10 @@ async def test_missing_or_wrong_convars_are_explained_and_exports_say_so(resourc
 
     result = await resource.call_export("broadcast", "x", {})
     assert result["ok"] is False and result["code"] == "not_configured"
+    # generateToken is opt-in (ws_export_generate_token): off, it says so before anything.
+    result = await resource.call_export("generateToken", "viewer", ["players.view"], "1h")
+    assert result["ok"] is False and result["code"] == "export_disabled"
+    await resource.wait_console("generateToken refused: the generateToken export is off")
 
     garbled = await resources({"ws_platform_token": "not a token"})
     await garbled.wait_console("ws_platform_token does not look like a token")
@@ -31,7 +35,7 @@ async def test_missing_or_wrong_convars_are_explained_and_exports_say_so(resourc
 
 async def test_exports_are_forwarded_to_the_platform(live, resources, admins):
     admin = await admins(live.server.url)
-    resource = await resources(live.convars())
+    resource = await resources(live.convars(ws_export_generate_token="true"))
     bridge_id = (await resource.wait_event("websocket:connected"))["args"][0]
 
     # generateToken mints within the subject's grants; the token works on the socket.
@@ -47,6 +51,11 @@ async def test_exports_are_forwarded_to_the_platform(live, resources, admins):
     assert refused["ok"] is False and refused["code"] == "invalid_payload"
     assert "does not hold: players.kick" in refused["error"]
     await resource.wait_console("generateToken failed")
+    # Past the owner's allow-list (here: viewer, players.view/kick, 1h): refused with why.
+    longer = await resource.call_export("generateToken", "viewer", ["players.view"], "2h")
+    assert longer["ok"] is False and longer["code"] == "permission_denied"
+    admin_token = await resource.call_export("generateToken", "admin", ["admin"], "365d")
+    assert admin_token["ok"] is False and "may not mint tokens for 'admin'" in admin_token["error"], admin_token
 
     # A Lua caller's empty table arrives as {}; expiresIn may be left out.
     empty = await resource.call_export("generateToken", "viewer", {})
@@ -72,7 +81,7 @@ async def test_exports_are_forwarded_to_the_platform(live, resources, admins):
 
 
 async def test_callback_form_of_the_exports(live, resources):
-    resource = await resources(live.convars())
+    resource = await resources(live.convars(ws_export_generate_token="true"))
     await resource.wait_event("websocket:connected")
     mark = len(resource.records)
     await resource.send({"cmd": "export", "id": 99, "resource": "[websocket]", "name": "getConnectedClients",

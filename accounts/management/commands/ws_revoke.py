@@ -25,4 +25,4 @@ class Command(BaseCommand):
             missing = set(options["jtis"]) - set(tokens.values_list("jti", flat=True))
             if missing:
                 raise CommandError(f"no issued token with id {', '.join(sorted(missing))}")
-        self.stdout.write(f"revoked {revoke_tokens(tokens)} token(s)")
+        self.stdout.write(f"revoked {revoke_tokens(tokens, reason='ws_revoke')} token(s)")

@@ -77,6 +77,9 @@ function readConfig(getConvar) {
     offlineJoins,
     shareIp: read('ws_platform_share_ip', 'false').toLowerCase() === 'true',
     debug: read('ws_platform_debug', 'false').toLowerCase() === 'true',
+    // Any resource on this server can call the generateToken export: off unless the
+    // owner turns it on (and lists what the platform may mint: WS_BRIDGE_MINT_*).
+    exportGenerateToken: read('ws_export_generate_token', 'false').toLowerCase() === 'true',
   };
   return { config, errors, warnings };
 }
