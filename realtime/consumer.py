@@ -287,6 +287,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except ProtocolError as error:
             if message is None and text_data is not None:
                 request_id = protocol.salvage_request_id(text_data)
+            elif message is not None and request_id is None:
+                # Echo the id when it is valid, never when it is what is wrong.
+                given = message.get("requestId")
+                request_id = given if protocol.valid_request_id(given) else None
             if admitted or await self._admit("read", request_id):
                 await self.send_error(error, request_id)
             return

@@ -129,3 +129,39 @@ async def test_64_surrogate_pings_no_longer_fill_the_address_cap(users, server):
             break
         await asyncio.sleep(0.05)  # polling for the condition, bounded by the deadline
     assert fresh.status == 101
+
+
+# -- reserved event names (#13) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["tokenExpiring", "tokenExpired", "permissionsChanged", "error", "authenticated",
+             "playerBanned", "announcement", "players"],
+)
+@pytest.mark.parametrize("export", ["broadcast", "sendToClient"])
+async def test_the_exports_refuse_the_platforms_own_event_names(name, export):
+    await amake_user("bridge", ["gameserver"])
+    await amake_user("viewer", ["stats.view"])
+    bridge = await authed_client(spec_token("bridge", ["gameserver"]))
+    viewer = await authed_client(spec_token("viewer", ["stats.view"]))
+    data = {"event": name, "data": {"x": 1}}
+    if export == "sendToClient":
+        data["clientId"] = viewer.client_id
+    reply = await bridge.request(export, data, request_id="r")
+    assert reply["event"] == "error" and reply["data"]["code"] == "invalid_payload", reply
+    assert "platform's own events" in reply["data"]["message"]
+    assert await viewer.nothing()
+    # A custom event still goes through.
+    data["event"] = "myResourceEvent"
+    await bridge.send({"event": export, "data": data, "requestId": "ok"})
+    assert (await bridge.expect("ack" if export == "broadcast" else "sent"))["requestId"] == "ok"
+    assert (await viewer.expect("myResourceEvent"))["data"] == {"x": 1}
+    await bridge.close()
+    await viewer.close()
+
+
+def test_ws_broadcast_refuses_reserved_names():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="platform's own events"):
+        call_command("ws_broadcast", "tokenExpired", "{}")
