@@ -17,7 +17,13 @@ from game.formats import iso
 from realtime import api
 from realtime.hub import get_hub
 from realtime.protocol import NotFound, RawJSON, to_json
-from realtime.registry import Reply, Request, event
+from realtime.registry import Reply, Request, event, registry
+
+# The game's broadcasts (issue 13 #13: the exports may not forge them).
+registry.declare_outbound(
+    "announcement", "gameServerStatus", "jobsChanged", "playerKicked", "playerLeft",
+    "playerUnbanned", "playerJoined", "characterSelected", "characterUpdated", "playerBanned",
+)
 
 db = database_sync_to_async
 

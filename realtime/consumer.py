@@ -207,8 +207,25 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         try:
             await self.send(text_data=text)
-        except Exception:  # noqa: BLE001 - the transport went away under us
-            self.closed = True
+        except Exception:  # noqa: BLE001 - the transport went away, or the text cannot be sent
+            # Never leave a socket half-closed (marked closed, transport open): abort it,
+            # so it leaves the per-address and per-user counts at once.
+            log.warning("socket %s (%s): a send failed; aborting", self.client_id, self.address)
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection now (no close handshake) and stop serving the socket."""
+        self.closed = True
+        if self._abort is not None:
+            self._abort()
+        else:  # no flow extension (in-process tests): end the ASGI app's receive loop
+            self._spawn(self._stop())
+
+    async def _stop(self) -> None:
+        try:
+            await self.base_send({"type": "websocket.close", "code": 1011})
+        except Exception:  # noqa: BLE001
+            pass
 
     def push_frame(self, frame: bytes) -> bool:
         """Write a frame the hub built once (``frames.text_frame``) without awaiting;
@@ -254,8 +271,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     f"Frame too large (limit {settings.WS_MAX_FRAME_BYTES} bytes)"
                 )
             message = protocol.parse(text_data)
+            event = protocol.check_envelope(message)  # an invalid requestId is not echoed
             request_id = message.get("requestId")
-            event = protocol.check_envelope(message)
             # Rate limits come before any other work on the frame.
             declared = registry.get(event)
             if not await self._admit(declared.rate if declared else "read", request_id):
@@ -270,6 +287,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except ProtocolError as error:
             if message is None and text_data is not None:
                 request_id = protocol.salvage_request_id(text_data)
+            elif message is not None and request_id is None:
+                # Echo the id when it is valid, never when it is what is wrong.
+                given = message.get("requestId")
+                request_id = given if protocol.valid_request_id(given) else None
             if admitted or await self._admit("read", request_id):
                 await self.send_error(error, request_id)
             return

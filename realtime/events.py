@@ -14,7 +14,7 @@ from accounts.services import note_token_used
 from realtime import access, api, protocol, tokens
 from realtime.fields import StrictCharField
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
-from realtime.registry import Reply, Request, event
+from realtime.registry import Reply, Request, event, registry
 
 
 class AuthSchema(serializers.Serializer):
@@ -115,9 +115,22 @@ async def generate_token(request: Request) -> Reply:
     return Reply("token", {"token": token})
 
 
+# The protocol's own server-to-client events (issue 13 #13: never sent from an export).
+registry.declare_outbound(
+    "connected", "authenticated", "error", "pong", "ack", "tokenExpiring", "tokenExpired",
+    "permissionsChanged", "bridgeReplaced",
+)
+
+
 class BroadcastSchema(serializers.Serializer):
     event = serializers.RegexField(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
     data = serializers.JSONField(required=False, allow_null=True, default=None)
+
+    def validate_event(self, value: str) -> str:
+        try:
+            return registry.check_custom_event(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 @event("broadcast", permission=perms.GAMESERVER, schema=BroadcastSchema, reply="ack", rate="command")

@@ -8,6 +8,7 @@ code}}`` frames in one place, the consumer's dispatcher.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -179,15 +180,75 @@ def encode(event: str, data: Any = None, request_id: Any = _NO_REQUEST_ID) -> st
     return to_json(frame)
 
 
-def parse(text: str) -> Envelope:
-    """The envelope in a text frame, or :class:`InvalidMessage` saying what is wrong."""
+def _refuse_constant(name: str) -> Any:
+    raise InvalidMessage(f"Invalid JSON: {name} is not a JSON number")
+
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def _bad_string(value: str) -> bool:
+    """Whether ``value`` holds NUL or a lone surrogate (which cannot be encoded back)."""
+    if "\x00" in value:
+        return True
     try:
-        message = json.loads(text)
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse NUL and lone surrogates anywhere in a parsed frame, keys included."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _bad_string(item):
+                raise InvalidMessage(
+                    "Strings must not contain NUL or lone surrogates (invalid Unicode)"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse(text: str) -> Envelope:
+    """The envelope in a text frame, or :class:`InvalidMessage` saying what is wrong.
+
+    This is the one place where every string of a frame is checked: NaN/Infinity (not
+    JSON), NUL and lone surrogates are refused here, so no handler, database row or
+    reply ever sees them. Both can only arrive as ``\\u`` escapes (a text frame is valid
+    UTF-8 and raw control characters are invalid JSON), so the walk only runs when the
+    text has one.
+    """
+    try:
+        message = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidMessage:
+        raise
     except (ValueError, RecursionError):
         raise InvalidMessage("Invalid JSON") from None
     if not isinstance(message, dict):
         raise InvalidMessage("A message must be a JSON object {event, data?, requestId?}")
+    if "\\u" in text:
+        _check_strings(message)
     return message
+
+
+def valid_request_id(request_id: Any) -> bool:
+    """A request id the server echoes: a string of at most 128 characters or a finite
+    number (``parse`` already refused NaN/Infinity and bad strings)."""
+    if isinstance(request_id, bool):
+        return False
+    if isinstance(request_id, str):
+        return len(request_id) <= MAX_REQUEST_ID_LENGTH and not _bad_string(request_id)
+    if isinstance(request_id, int):
+        return len(str(request_id)) <= MAX_REQUEST_ID_LENGTH
+    if isinstance(request_id, float):
+        return math.isfinite(request_id)
+    return False
 
 
 def check_envelope(message: Envelope) -> str:
@@ -196,10 +257,11 @@ def check_envelope(message: Envelope) -> str:
     if not isinstance(event, str) or not event:
         raise InvalidMessage("'event' must be a non-empty string")
     request_id = message.get("requestId")
-    if request_id is not None and not isinstance(request_id, (str, int, float)) or isinstance(
-        request_id, bool
-    ):
-        raise InvalidMessage("'requestId' must be a string or a number")
+    if request_id is not None and not valid_request_id(request_id):
+        raise InvalidMessage(
+            f"'requestId' must be a string of at most {MAX_REQUEST_ID_LENGTH} characters "
+            "or a finite number"
+        )
     if len(event) > 64:
         raise InvalidMessage("'event' is too long")
     return event
@@ -232,6 +294,6 @@ def salvage_request_id(text: str) -> Any:
                 value, _ = _decoder.raw_decode(text, colon.end())
             except (ValueError, RecursionError):
                 continue
-            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            if valid_request_id(value):
                 found = value
     return found

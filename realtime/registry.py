@@ -118,6 +118,23 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._events: dict[str, EventSpec] = {}
+        self._outbound: set[str] = set()
+
+    def declare_outbound(self, *names: str) -> None:
+        """Server-to-client events the platform itself sends (reserved from the exports)."""
+        self._outbound.update(names)
+
+    def reserved(self) -> set[str]:
+        """Every event name the platform itself speaks: its outbound events, the inbound
+        ones and their replies. The exports (broadcast, sendToClient) may not send these."""
+        replies = {spec.reply for spec in self._events.values() if spec.reply}
+        return self._outbound | set(self._events) | replies
+
+    def check_custom_event(self, name: str) -> str:
+        """``name``, or ValueError when it is one of the platform's own events."""
+        if name in self.reserved():
+            raise ValueError(f"{name!r} is one of the platform's own events and cannot be sent from an export")
+        return name
 
     def register(self, spec: EventSpec) -> EventSpec:
         if spec.name in self._events:

@@ -41,6 +41,9 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the largest time datetime can hold
+
+
 class WSToken(Token):
     """A socket token; simplejwt checks signature, algorithm, ``exp`` and leeway."""
 
@@ -48,6 +51,18 @@ class WSToken(Token):
     lifetime = timedelta(hours=24)
 
     def verify(self) -> None:
+        for name in ("exp", "iat", "nbf"):
+            # A validly signed token with a time claim of the wrong type or an absurd size
+            # (a string, a bool, 1e308) is an invalid token, not an internal error.
+            value = self.payload.get(name)
+            if value is None and name != "exp":
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value <= MAX_EPOCH
+            ):
+                raise TokenError(f"Token {name} must be a number of seconds since the epoch")
         self.check_exp()
         claim = api_settings.TOKEN_TYPE_CLAIM
         if claim in self.payload and self.payload[claim] != self.token_type:
@@ -81,5 +96,5 @@ def verify(raw: object) -> dict:
         raise InvalidToken()
     try:
         return WSToken(raw).payload
-    except TokenError:
+    except (TokenError, OverflowError, ValueError, TypeError):
         raise InvalidToken() from None

@@ -15,6 +15,12 @@ def add_event_arguments(parser) -> None:  # noqa: ANN001
 
 def event_and_data(options: dict) -> tuple[str, Any]:
     """The command's event name and decoded data, or a CommandError saying what is wrong."""
+    from realtime.registry import registry
+
+    try:
+        registry.check_custom_event(options["event"])
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     try:
         return options["event"], json.loads(options["data"])
     except ValueError as exc:

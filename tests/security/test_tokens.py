@@ -158,3 +158,18 @@ async def test_a_hostile_token_on_an_authenticated_socket_closes_it(people):
     reply = await client.request("auth", {"token": alg_none()}, request_id="hostile")
     assert reply == INVALID
     assert await client.expect_close() == protocol.CLOSE_INVALID_TOKEN
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"exp": "9999999999"}, {"exp": 1e308}, {"exp": True}, {"iat": "now"}, {"iat": 1e308},
+     {"nbf": 1e308}, {"nbf": "soon"}, {"exp": -1e308}],
+)
+async def test_signed_tokens_with_bad_time_claims_are_invalid_tokens(bad):
+    """Issue 13 #19: never internal_error or a traceback, always Invalid token (4001)."""
+    await amake_user("viewer", ["stats.view"])
+    client = Client()
+    await client.open()
+    reply = await client.request("auth", {"token": signed(claims(**bad))}, request_id="hostile")
+    assert reply == INVALID
+    assert await client.expect_close() == protocol.CLOSE_INVALID_TOKEN
