@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,8 +18,11 @@ def _when(epoch: int | float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None) -> IssuedToken:
-    """Record a freshly minted token's claims (jti, subject, permissions, times)."""
+def register_issued_token(
+    token: Any, *, label: str = "", issued_by: Any = None, session_hash: str = ""
+) -> IssuedToken:
+    """Record a freshly minted token's claims (jti, subject, permissions, times); a web
+    admin page token also its login session's hash."""
     user = get_user_model().objects.get(username=token["sub"])
     return IssuedToken.objects.create(
         jti=token["jti"],
@@ -29,7 +32,16 @@ def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None)
         issued_at=_when(token["iat"]),
         expires_at=_when(token["exp"]),
         issued_by=issued_by if getattr(issued_by, "pk", None) else None,
+        session_hash=session_hash,
     )
+
+
+def purge_expired_tokens(older_than: timedelta) -> int:
+    """Delete registry rows of tokens expired more than ``older_than`` ago (they can never
+    authenticate again); how many were deleted."""
+    cutoff = django_timezone.now() - older_than
+    deleted, _ = IssuedToken.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
 
 
 def revoke_tokens(tokens: QuerySet[IssuedToken], *, by: Any = None) -> int:

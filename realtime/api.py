@@ -34,6 +34,7 @@ def generate_token(
     *,
     label: str = "",
     issued_by: Any = None,
+    session_hash: str = "",
 ) -> str:
     """A signed token for active user ``sub``, with permissions they hold; e.g. "24h"."""
     if isinstance(permissions, str) or not isinstance(permissions, (list, tuple, set)):
@@ -58,7 +59,7 @@ def generate_token(
         raise TokenRequestError(str(exc)) from None
     from accounts.tokens import register_issued_token  # accounts owns the registry
 
-    register_issued_token(token, label=label, issued_by=issued_by)
+    register_issued_token(token, label=label, issued_by=issued_by, session_hash=session_hash)
     return str(token)
 
 

@@ -37,19 +37,18 @@ def session_hash(session_key: str) -> str:
 def mint_session_token(user: AbstractBaseUser, session) -> SessionToken | None:  # noqa: ANN001
     """A registered token for ``user``, tied to the login ``session`` (None when the user
     is not active)."""
-    from accounts.models import IssuedToken
 
     principal = load_principal(user.get_username())
     if principal is None:
         return None
     wanted = page_permissions(principal.grants)
-    token = api.generate_token(
-        principal.username, wanted, settings.WEBUI_TOKEN_LIFETIME, label=LABEL, issued_by=user
-    )
-    payload = tokens.verify(token)
     if session.session_key is None:
         session.save()
-    IssuedToken.objects.filter(jti=payload["jti"]).update(session_hash=session_hash(session.session_key))
+    token = api.generate_token(
+        principal.username, wanted, settings.WEBUI_TOKEN_LIFETIME, label=LABEL, issued_by=user,
+        session_hash=session_hash(session.session_key),
+    )
+    payload = tokens.verify(token)
     return SessionToken(token, payload["jti"], int(payload["exp"]), wanted)
 
 

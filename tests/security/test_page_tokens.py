@@ -44,3 +44,31 @@ def test_logout_revokes_every_page_token_of_that_session_and_no_other(settings):
     assert browser.post(reverse("webui:logout"), HTTP_X_CSRFTOKEN=csrf).status_code == 302
     assert rows.filter(revoked_at__isnull=False).count() == 250
     assert rows.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_page_tokens_are_kept_out_of_the_audit_trail():
+    from game.models import AuditEntry
+
+    browser, csrf = signed_in(make_user("mod", ["players.view"]))
+    for _ in range(20):
+        assert browser.post(URL, HTTP_X_CSRFTOKEN=csrf).status_code == 200
+    assert IssuedToken.objects.count() == 20
+    assert not AuditEntry.objects.filter(action="token.mint").exists()
+
+
+def test_ws_purge_tokens_deletes_rows_expired_long_ago_and_keeps_the_rest():
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    user = make_user("mod", ["players.view"])
+    now = timezone.now()
+    for jti, expired_ago in (("old", timedelta(days=8)), ("recent", timedelta(days=1)), ("live", -timedelta(hours=1))):
+        IssuedToken.objects.create(jti=jti, user=user, issued_at=now - timedelta(days=30),
+                                   expires_at=now - expired_ago)
+    out = StringIO()
+    call_command("ws_purge_tokens", "--older-than", "7d", stdout=out)
+    assert out.getvalue().strip() == "purged 1 expired token(s)"
+    assert sorted(IssuedToken.objects.values_list("jti", flat=True)) == ["live", "recent"]
