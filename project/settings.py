@@ -56,6 +56,8 @@ WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 WS_RATE_AUTH = config.env_str("WS_RATE_AUTH", "3/5s")
 WS_RATE_READ = config.env_str("WS_RATE_READ", "60/1s")
 WS_RATE_COMMAND = config.env_str("WS_RATE_COMMAND", "5/1s")
+# Commands of one user across all their sockets in this process (a second bucket).
+WS_RATE_COMMAND_PER_USER = config.env_str("WS_RATE_COMMAND_PER_USER", "10/1s")
 # Refused frames a socket may send before it is closed for flooding (4029).
 WS_RATE_FLOOD = config.env_str("WS_RATE_FLOOD", "50/10s")
 # Holders of these permissions are not rate limited (the game server's bridge).
