@@ -40,6 +40,9 @@ class IssuedToken(models.Model):
         related_name="+",
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # A web admin page token's login session: an HMAC of the session key (never the key
+    # itself), so logout revokes every page token of that session (webui/session.py).
+    session_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,8 +21,11 @@ def _when(epoch: int | float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None) -> IssuedToken:
-    """Record a freshly minted token's claims (jti, subject, permissions, times)."""
+def register_issued_token(
+    token: Any, *, label: str = "", issued_by: Any = None, session_hash: str = ""
+) -> IssuedToken:
+    """Record a freshly minted token's claims (jti, subject, permissions, times); a web
+    admin page token also its login session's hash."""
     user = get_user_model().objects.get(username=token["sub"])
     return IssuedToken.objects.create(
         jti=token["jti"],
@@ -33,7 +36,16 @@ def register_issued_token(token: Any, *, label: str = "", issued_by: Any = None)
         expires_at=_when(token["exp"]),
         # A user, or a user's id (the bridge's socket knows only its user's id).
         issued_by_id=issued_by if isinstance(issued_by, int) else getattr(issued_by, "pk", None),
+        session_hash=session_hash,
     )
+
+
+def purge_expired_tokens(older_than: timedelta) -> int:
+    """Delete registry rows of tokens expired more than ``older_than`` ago (they can never
+    authenticate again); how many were deleted."""
+    cutoff = django_timezone.now() - older_than
+    deleted, _ = IssuedToken.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
 
 
 def revoke_tokens(tokens: QuerySet[IssuedToken], *, by: Any = None, reason: str = "") -> int:

@@ -3,13 +3,16 @@ with its (pending) audit entry, finished once the game server has been told."""
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
 from game import audit
 from game.audit import Actor
 from game.models import Job, JobGrade
-from realtime.protocol import Conflict, NotFound
+from realtime.protocol import Conflict, InvalidPayload, NotFound
 
 GRADE_FIELDS = ("grade", "name", "label", "salary")
 
@@ -29,7 +32,26 @@ def as_dict(job: Job) -> dict:
     }
 
 
+def check_bounds() -> None:
+    """Refuse (invalid_payload, rolling back the change) a catalogue past its bounds.
+
+    Run inside the changing transaction, after the change: the one place the job count
+    and the catalogue's encoded size are held to ``WS_MAX_JOBS`` / ``WS_MAX_JOBS_BYTES``,
+    so the catalogue always fits in one frame to the game server.
+    """
+    count = Job.objects.count()
+    if count > settings.WS_MAX_JOBS:
+        raise InvalidPayload(f"At most {settings.WS_MAX_JOBS} jobs (WS_MAX_JOBS); delete one first")
+    size = len(json.dumps(all_jobs(), separators=(",", ":")).encode())
+    if size > settings.WS_MAX_JOBS_BYTES:
+        raise InvalidPayload(
+            f"The job catalogue would take {size} bytes, over {settings.WS_MAX_JOBS_BYTES} (WS_MAX_JOBS_BYTES)"
+        )
+
+
 def _set_grades(job: Job, grades: list[dict]) -> None:
+    if len(grades) > settings.WS_MAX_JOB_GRADES:
+        raise InvalidPayload(f"At most {settings.WS_MAX_JOB_GRADES} grades per job (WS_MAX_JOB_GRADES)")
     job.grades.all().delete()
     JobGrade.objects.bulk_create([JobGrade(job=job, **g) for g in grades])
 
@@ -46,6 +68,7 @@ def create(actor: Actor, data: dict) -> tuple[dict, int]:
         with transaction.atomic():
             job = Job.objects.create(name=data["name"], label=data["label"])
             _set_grades(job, data["grades"])
+            check_bounds()
             entry = audit.start(actor, "job.create", f"job {job.name}", {"job": data})
     except IntegrityError:
         raise Conflict(f"A job named {data['name']!r} exists already; use updateJob") from None
@@ -63,6 +86,7 @@ def update(actor: Actor, data: dict) -> tuple[dict, int]:
         job.save()
         if "grades" in data:
             _set_grades(job, data["grades"])
+        check_bounds()
         entry = audit.start(actor, "job.update", f"job {job.name}", {"changes": data})
     return as_dict(_fetch(job.name)), entry
 

@@ -38,6 +38,8 @@ def on_tokens_revoking(sender: type, jtis: list[str], users: list[str], by: Any,
 def on_token_saved(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
     """Audit a token's minting, and its revocation the first time it is saved revoked."""
     target = f"token {instance.jti} of {instance.user.get_username()}"
+    if created and instance.session_hash:
+        return  # a web admin page token: the login it serves is what matters, not each page
     if created:
         actor = _user_actor(instance.issued_by, instance.label or "platform")
         data = {"jti": instance.jti, "label": instance.label, "permissions": instance.permissions,

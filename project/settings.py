@@ -50,6 +50,12 @@ config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.
 WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
+# Bounds of the job catalogue (docs/SECURITY.md, "Bounds on what one account can make the
+# platform hold"): the whole catalogue goes to the game server in one frame, and the FiveM
+# resource accepts frames of at most 16 MiB (fivem/server/lib/connection.js, maxPayload).
+WS_MAX_JOBS = config.env_int("WS_MAX_JOBS", 500, minimum=1)
+WS_MAX_JOB_GRADES = config.env_int("WS_MAX_JOB_GRADES", 50, minimum=1)
+WS_MAX_JOBS_BYTES = config.env_int("WS_MAX_JOBS_BYTES", 4 * 1024 * 1024, minimum=64 * 1024)
 # tokenExpiring is sent this many seconds before a token expires.
 WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 
@@ -58,6 +64,8 @@ WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
 WS_RATE_AUTH = config.env_str("WS_RATE_AUTH", "3/5s")
 WS_RATE_READ = config.env_str("WS_RATE_READ", "60/1s")
 WS_RATE_COMMAND = config.env_str("WS_RATE_COMMAND", "5/1s")
+# Commands of one user across all their sockets in this process (a second bucket).
+WS_RATE_COMMAND_PER_USER = config.env_str("WS_RATE_COMMAND_PER_USER", "10/1s")
 # Refused frames a socket may send before it is closed for flooding (4029).
 WS_RATE_FLOOD = config.env_str("WS_RATE_FLOOD", "50/10s")
 # Holders of these permissions are not rate limited (the game server's bridge).

@@ -39,6 +39,7 @@ def generate_token(
     label: str = "",
     issued_by: Any = None,
     bridge: bool = False,
+    session_hash: str = "",
 ) -> str:
     """A signed token for active user ``sub``, with permissions they hold; e.g. "24h".
 
@@ -73,7 +74,7 @@ def generate_token(
         raise TokenRequestError(str(exc)) from None
     from accounts.tokens import register_issued_token  # accounts owns the registry
 
-    register_issued_token(token, label=label, issued_by=issued_by)
+    register_issued_token(token, label=label, issued_by=issued_by, session_hash=session_hash)
     return str(token)
 
 

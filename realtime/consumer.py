@@ -406,6 +406,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.token_exp = exp
         self.cancel_timer("auth")
         self.limiter.exempt = bool(permissions & set(settings.WS_RATE_EXEMPT))
+        self.limiter.shared = self.hub.user_buckets.for_user(user_id)
         if settings.WS_IDLE_TIMEOUT:
             self.set_timer("idle", settings.WS_IDLE_TIMEOUT, self._idle_check)
         self.authenticated = self.authenticated_once = True

@@ -28,7 +28,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import presence
-from realtime.limits import SocketCounts
+from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
 from realtime.protocol import encode
 
@@ -69,6 +69,7 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
         self.counts = SocketCounts()  # sockets per address / user, for the caps
+        self.user_buckets = UserBuckets()  # commands per user, across their sockets
 
     # -- life ---------------------------------------------------------------------------
 

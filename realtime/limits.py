@@ -64,9 +64,10 @@ class Rate:
 class TokenBucket:
     """Holds up to ``rate.count`` tokens, refilled continuously at count/window per second."""
 
-    __slots__ = ("capacity", "refill", "tokens", "stamp")
+    __slots__ = ("capacity", "refill", "tokens", "stamp", "window")
 
     def __init__(self, rate: Rate, now: float) -> None:
+        self.window = rate.window
         self.capacity = float(rate.count)
         self.refill = rate.count / rate.window
         self.tokens = self.capacity
@@ -74,7 +75,7 @@ class TokenBucket:
 
     def take(self, now: float) -> bool:
         """Spend one token if there is one."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.refill)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -105,6 +106,7 @@ class ConnectionLimiter:
         self.flood = None if flood.unlimited else TokenBucket(flood, now)
         self.throttled_until: dict[str, float] = {}
         self.exempt = False
+        self.shared: dict[str, TokenBucket] = {}  # the user's buckets, shared by their sockets
 
     @classmethod
     def from_settings(cls) -> ConnectionLimiter:
@@ -117,22 +119,42 @@ class ConnectionLimiter:
     def check(self, rate_class: str) -> Verdict:
         """Whether a frame of ``rate_class`` may be handled now."""
         bucket = self.buckets.get(rate_class)
-        if bucket is None or self.exempt:
+        shared = self.shared.get(rate_class)
+        if (bucket is None and shared is None) or self.exempt:
             return Verdict.ALLOW
         now = clock()
-        if bucket.take(now):
+        if (bucket is None or bucket.take(now)) and (shared is None or shared.take(now)):
             return Verdict.ALLOW
         if self.flood is not None and not self.flood.take(now):
             return Verdict.CLOSE
         # A period lasts while refusals keep coming less than one window apart.
         until = self.throttled_until.get(rate_class, 0.0)
-        self.throttled_until[rate_class] = now + self.rates[rate_class].window
+        window = max(b.window for b in (bucket, shared) if b is not None)
+        self.throttled_until[rate_class] = now + window
         return Verdict.DROP if now < until else Verdict.REPORT
 
     def retry_after(self, rate_class: str) -> float:
         """Seconds until a frame of ``rate_class`` would be accepted again."""
-        bucket = self.buckets.get(rate_class)
-        return round(bucket.wait(), 3) if bucket is not None else 0.0
+        waits = [b.wait() for b in (self.buckets.get(rate_class), self.shared.get(rate_class)) if b is not None]
+        return round(max(waits), 3) if waits else 0.0
+
+
+class UserBuckets:
+    """This process's per-user buckets (``WS_RATE_COMMAND_PER_USER``), shared by every
+    socket of a user: commands are limited per user, not only per socket."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[object, TokenBucket] = {}
+
+    def for_user(self, user_id: object) -> dict[str, TokenBucket]:
+        """The shared buckets of ``user_id``, by event class (none when the rate is off)."""
+        rate = Rate.parse(settings.WS_RATE_COMMAND_PER_USER, "WS_RATE_COMMAND_PER_USER")
+        if rate.unlimited:
+            return {}
+        bucket = self.buckets.get(user_id)
+        if bucket is None or bucket.window != rate.window or bucket.capacity != rate.count:
+            bucket = self.buckets[user_id] = TokenBucket(rate, clock())
+        return {"command": bucket}
 
 
 class SocketCounts:
@@ -160,7 +182,7 @@ class SocketCounts:
 def check_rates(app_configs, **kwargs) -> list[Error]:  # noqa: ANN001
     """System check: every WS_RATE_* setting parses."""
     errors = []
-    for name in [f"WS_RATE_{c.upper()}" for c in RATE_CLASSES] + ["WS_RATE_FLOOD"]:
+    for name in [f"WS_RATE_{c.upper()}" for c in RATE_CLASSES] + ["WS_RATE_FLOOD", "WS_RATE_COMMAND_PER_USER"]:
         try:
             Rate.parse(getattr(settings, name), name)
         except ImproperlyConfigured as exc:

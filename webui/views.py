@@ -96,10 +96,9 @@ def session_token(request: HttpRequest) -> JsonResponse:
     """POST (session + CSRF): a short-lived socket token for the signed-in user's page."""
     if not request.user.is_authenticated:
         return JsonResponse({"message": "Sign in first", "code": "not_authenticated"}, status=401)
-    minted = session.mint_session_token(request.user)
+    minted = session.mint_session_token(request.user, request.session)
     if minted is None:
         return JsonResponse({"message": "This account is not active", "code": "inactive"}, status=403)
-    session.remember(request.session, minted.jti)
     return JsonResponse(
         {"token": minted.token, "expiresAt": minted.expires_at, "permissions": minted.permissions}
     )

@@ -318,3 +318,29 @@ async def wait_for(condition, timeout: float = 3.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+@override_settings(WS_RATE_COMMAND="5/1s", WS_RATE_COMMAND_PER_USER="3/1s", WS_RATE_EXEMPT=[])
+async def test_commands_are_limited_per_user_across_their_sockets(bridge, viewer, clock):
+    """Issue 13 #9: more sockets do not buy a user more commands (WS_RATE_COMMAND_PER_USER)."""
+    token = spec_token("bridge", ["gameserver"])
+    first, second = await authed_client(token), await authed_client(token)
+    for client, prefix in ((first, "a"), (second, "b")):
+        for i in range(2):
+            await client.send({"event": "sendToClient", "data": {"clientId": "nobody", "event": "x"},
+                               "requestId": f"{prefix}{i}"})
+    answers = await frames_until_quiet(first) + await frames_until_quiet(second)
+    assert sorted((f["event"], f["requestId"]) for f in answers) == [
+        ("error", "b1"), ("sent", "a0"), ("sent", "a1"), ("sent", "b0")
+    ]
+    refused = next(f for f in answers if f["event"] == "error")
+    assert refused["data"]["code"] == "rate_limited"
+    # Reads pass, the user's and another user's; the bucket refills with time.
+    other = await authed_client(spec_token("viewer", ["stats.view"]))
+    assert (await other.request("ping", request_id="p"))["event"] == "pong"
+    assert (await second.request("ping", request_id="p"))["event"] == "pong"
+    clock.now += 1
+    reply = await second.request("sendToClient", {"clientId": "nobody", "event": "x"}, "b2")
+    assert reply["event"] == "sent"
+    for client in (first, second, other):
+        await client.close()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts.models import IssuedToken
 from realtime.tokens import verify
 from tests.helpers import Client, make_user
+from webui.session import session_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,7 +76,8 @@ def test_mints_a_short_lived_registered_token_with_the_users_grants(settings):
     assert (issued.jti, issued.user, issued.issued_by, issued.label) == (payload["jti"], user, user, "web admin")
     # The registry keeps claims, never the token text.
     assert body["token"] not in repr(list(IssuedToken.objects.values()))
-    assert client.session["webui_token_jtis"] == [payload["jti"]]
+    # Tied to the login session by a hash of its key (never the key itself).
+    assert issued.session_hash == session_hash(client.session.session_key) != client.session.session_key
 
 
 def test_a_superuser_gets_admin_but_never_the_gameserver_grant():
