@@ -18,6 +18,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 
 from accounts import permissions as perms
+from realtime.registry import registry
 from accounts.services import load_principal
 from realtime import tokens
 from realtime.hub import get_hub
@@ -121,20 +122,27 @@ async def agenerate_token(
 
 
 async def abroadcast(event: str, data: Any) -> None:
-    """Send ``{event, data}`` to every authenticated client of every server process."""
+    """Send ``{event, data}`` to every authenticated client of every server process.
+
+    The platform's own broadcasts go this way, so it sends reserved names too; the export
+    :func:`broadcast` refuses them."""
     if not isinstance(event, str) or not event:
         raise ValueError("event must be a non-empty string")
     await get_hub().broadcast(event, data)
 
 
 def broadcast(event: str, data: Any) -> None:
+    """The export: :func:`abroadcast` of a custom event (ValueError for a reserved name)."""
+    registry.check_custom_event(event)
     async_to_sync(abroadcast)(event, data)
 
 
 async def asend_to_client(client_id: str, event: str, data: Any) -> bool:
-    """Send ``{event, data}`` to one authenticated client; False if it is not connected."""
+    """Send custom ``{event, data}`` to one authenticated client; False if it is not
+    connected; ValueError for one of the platform's own (reserved) event names."""
     if not isinstance(client_id, str) or not isinstance(event, str) or not event:
         return False
+    registry.check_custom_event(event)
     return await get_hub().send_to(client_id, event, data)
 
 

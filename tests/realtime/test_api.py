@@ -116,3 +116,15 @@ async def test_send_to_client_and_connected_clients():
     assert await api.aget_connected_clients() == [two.client_id]
     await two.close()
     await anonymous.close()
+
+
+@pytest.mark.parametrize("name", ["tokenExpired", "permissionsChanged", "error", "playerBanned"])
+async def test_python_exports_refuse_reserved_event_names(name):
+    await database_sync_to_async(make_user)("ops", ["players.view"])
+    client = await authed_client(spec_token("ops", ["players.view"]))
+    with pytest.raises(ValueError, match="platform's own events"):
+        await api.asend_to_client(client.client_id, name, {})
+    with pytest.raises(ValueError, match="platform's own events"):
+        await database_sync_to_async(api.broadcast)(name, {})
+    assert await client.nothing(0.2)
+    await client.close()
