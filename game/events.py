@@ -19,11 +19,16 @@ from realtime.hub import get_hub
 from realtime.protocol import NotFound, RawJSON, to_json
 from realtime.registry import Reply, Request, event, registry
 
-# The game's broadcasts (issue 13 #13: the exports may not forge them).
+# The game's broadcasts and who receives them (docs/SECURITY.md); the exports may not
+# forge them. Announcements are shown to every player in game: every client gets them.
 registry.declare_outbound(
-    "announcement", "gameServerStatus", "jobsChanged", "playerKicked", "playerLeft",
-    "playerUnbanned", "playerJoined", "characterSelected", "characterUpdated", "playerBanned",
+    "playerJoined", "playerLeft", "playerKicked", "characterSelected", "characterUpdated",
+    permission="players.view",
 )
+registry.declare_outbound("playerBanned", "playerUnbanned", permission=("players.ban", "bans.view"))
+registry.declare_outbound("jobsChanged", permission="jobs.view")
+registry.declare_outbound("gameServerStatus", permission="stats.view")
+registry.declare_outbound("announcement")
 
 db = database_sync_to_async
 

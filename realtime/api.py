@@ -121,20 +121,22 @@ async def agenerate_token(
     )
 
 
-async def abroadcast(event: str, data: Any) -> None:
-    """Send ``{event, data}`` to every authenticated client of every server process.
+async def abroadcast(event: str, data: Any, *, permission: str | list[str] | None = None) -> None:
+    """Send ``{event, data}`` to every authenticated client of every server process that may
+    receive it: holders of ``permission`` (any one of a list) when given, else of the
+    permission the event is declared with (``registry.declare_outbound``), else everyone.
 
     The platform's own broadcasts go this way, so it sends reserved names too; the export
     :func:`broadcast` refuses them."""
     if not isinstance(event, str) or not event:
         raise ValueError("event must be a non-empty string")
-    await get_hub().broadcast(event, data)
+    await get_hub().broadcast(event, data, permission)
 
 
-def broadcast(event: str, data: Any) -> None:
+def broadcast(event: str, data: Any, *, permission: str | list[str] | None = None) -> None:
     """The export: :func:`abroadcast` of a custom event (ValueError for a reserved name)."""
     registry.check_custom_event(event)
-    async_to_sync(abroadcast)(event, data)
+    async_to_sync(abroadcast)(event, data, permission=permission)
 
 
 async def asend_to_client(client_id: str, event: str, data: Any) -> bool:

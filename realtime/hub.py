@@ -31,6 +31,7 @@ from realtime import presence
 from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
 from realtime.protocol import encode
+from realtime.registry import audience, registry
 
 if TYPE_CHECKING:
     from realtime.consumer import RealtimeConsumer
@@ -166,8 +167,13 @@ class Hub:
         """Send a hub message to every process's hub (this one included)."""
         await self.layer.group_send(HUB_GROUP, message)
 
-    async def broadcast(self, event: str, data: Any) -> None:
-        await self.publish({"type": "hub.broadcast", "text": encode(event, data)})
+    async def broadcast(self, event: str, data: Any, permission: str | Iterable[str] | None = None) -> None:
+        """``{event, data}`` to every authenticated socket allowed to receive it: holders of
+        ``permission`` (any one), else of what the event's declaration names, else all."""
+        needs = audience(permission) if permission is not None else registry.audience(event)
+        await self.publish(
+            {"type": "hub.broadcast", "text": encode(event, data), "needs": sorted(needs) if needs else None}
+        )
 
     async def connected_clients(self) -> list[str]:
         if self.presence:
@@ -249,7 +255,15 @@ class Hub:
 
 @hub_handler("hub.broadcast")
 async def _broadcast(hub: Hub, message: dict) -> None:
-    await hub.deliver_all(hub.local(lambda c: c.authenticated), message["text"])
+    # Encoded once for everyone; filtered here by each socket's current permissions, so a
+    # permissionsChanged takes effect at the next broadcast.
+    needs = message.get("needs")
+    if needs:
+        wanted = frozenset(needs)
+        receivers = hub.local(lambda c: c.authenticated and not wanted.isdisjoint(c.permissions))
+    else:
+        receivers = hub.local(lambda c: c.authenticated)
+    await hub.deliver_all(receivers, message["text"])
 
 
 @hub_handler("hub.send")

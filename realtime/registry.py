@@ -16,7 +16,7 @@ The consumer looks events up here and nowhere else: an event not registered is a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,22 +113,46 @@ def describe_errors(errors: Any, prefix: str = "") -> str:
     return f"{prefix.rstrip('.')}: {errors}" if prefix else str(errors)
 
 
+def audience(permission: str | Iterable[str] | None) -> frozenset[str] | None:
+    """Who may receive an event, as a set of permissions (any one suffices), or None for
+    every authenticated client; unknown permission names are refused."""
+    if permission is None:
+        return None
+    needs = frozenset((permission,) if isinstance(permission, str) else permission)
+    unknown = sorted(needs - set(CATALOGUE))
+    if not needs or unknown:
+        raise ValueError(f"unknown permission(s) {unknown} for an outbound event")
+    return needs
+
+
 class EventRegistry:
     """Name -> :class:`EventSpec`."""
 
     def __init__(self) -> None:
         self._events: dict[str, EventSpec] = {}
-        self._outbound: set[str] = set()
+        # outbound event -> the permissions that may receive it (any one of them), or None
+        # for every authenticated client.
+        self._outbound: dict[str, frozenset[str] | None] = {}
 
-    def declare_outbound(self, *names: str) -> None:
-        """Server-to-client events the platform itself sends (reserved from the exports)."""
-        self._outbound.update(names)
+    def declare_outbound(self, *names: str, permission: str | Iterable[str] | None = None) -> None:
+        """Server-to-client events the platform itself sends (reserved from the exports),
+        and who may receive them: holders of ``permission`` (any one of several), or every
+        authenticated client when None."""
+        needs = audience(permission)
+        for name in names:
+            if name in self._outbound and self._outbound[name] != needs:
+                raise ValueError(f"outbound event {name!r} is declared twice with other permissions")
+            self._outbound[name] = needs
+
+    def audience(self, name: str) -> frozenset[str] | None:
+        """The permissions needed to receive outbound event ``name`` (None: none needed)."""
+        return self._outbound.get(name)
 
     def reserved(self) -> set[str]:
         """Every event name the platform itself speaks: its outbound events, the inbound
         ones and their replies. The exports (broadcast, sendToClient) may not send these."""
         replies = {spec.reply for spec in self._events.values() if spec.reply}
-        return self._outbound | set(self._events) | replies
+        return set(self._outbound) | set(self._events) | replies
 
     def check_custom_event(self, name: str) -> str:
         """``name``, or ValueError when it is one of the platform's own events."""

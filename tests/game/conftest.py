@@ -14,10 +14,10 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def people(db):
-    """The users of the game tests: the bridge's service account, an admin, a viewer."""
+    """The users of the game tests: the bridge's service account, an admin, a read-only viewer."""
     make_user("gameserver", ["gameserver"])
     make_user("boss", superuser=True)
-    make_user("viewer", ["players.view", "stats.view", "jobs.view"])
+    make_user("viewer", ["players.view", "stats.view", "jobs.view", "bans.view"])
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ async def admin(people):
 
 @pytest.fixture
 async def viewer(people):
-    client = await game_client(spec_token("viewer", ["players.view", "stats.view", "jobs.view"]))
+    client = await game_client(spec_token("viewer", ["players.view", "stats.view", "jobs.view", "bans.view"]))
     yield client
     await client.close()
 
