@@ -33,15 +33,24 @@ registry.declare_outbound("announcement")
 db = database_sync_to_async
 
 
-def _bridge_and_players() -> tuple[str | None, RawJSON]:
-    # Encoded here, off the event loop and once per change of the world, not per request.
-    return server.recorded_bridge(), RawJSON(to_json({"players": world.players()}))
+def _bridge_and_players() -> tuple[str | None, RawJSON, RawJSON]:
+    # Encoded here, off the event loop and once per change of the world, not per request:
+    # with ip: identifiers (for players.ip holders) and without (everyone else).
+    players = world.players()
+    hidden = [{**p, "identifiers": world.without_ip(p["identifiers"])} for p in players]
+    return (
+        server.recorded_bridge(),
+        RawJSON(to_json({"players": players})),
+        RawJSON(to_json({"players": hidden})),
+    )
 
 
 @event("getPlayers", permission="players.view", reply="players")
 async def get_players(request: Request) -> Reply:
-    """The online players with identifiers and selected character (none while offline)."""
-    client_id, players = await view.read("players", _bridge_and_players)
+    """The online players with identifiers and selected character (none while offline);
+    ``ip:`` identifiers only for holders of players.ip."""
+    client_id, with_ip, without_ip = await view.read("players", _bridge_and_players)
+    players = with_ip if "players.ip" in request.permissions else without_ip
     if not client_id or not await get_hub().is_connected(client_id):
         return Reply("players", {"players": []})
     return Reply("players", players)

@@ -171,6 +171,11 @@ def find_online_by_identifiers(values: list[str]) -> dict | None:
     )
 
 
+def without_ip(identifiers: dict) -> dict:
+    """A player's identifiers less their ip: address (shown only to players.ip holders)."""
+    return {kind: value for kind, value in identifiers.items() if kind != "ip" and not str(value).startswith("ip:")}
+
+
 def players() -> list[dict]:
     """Every online player in the spec's shape, in one query whatever their number."""
     rows = Player.objects.order_by("source").values_list(
