@@ -176,7 +176,7 @@ async def unban_player(request: Request) -> Reply:
     return Reply("success", {"message": f"Ban {ban['id']} lifted", "ban": ban})
 
 
-@event("getBans", permission="players.ban", schema=schemas.GetBansSchema, reply="bans")
+@event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans")
 async def get_bans(request: Request) -> Reply:
     """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
     data = request.data

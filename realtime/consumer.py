@@ -341,8 +341,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise UnknownEvent(f"Unknown event: {event}")
         if spec.auth and not self.authenticated:
             raise NotAuthenticated()
-        if spec.permission is not None and spec.permission not in self.permissions:
-            raise PermissionDenied(f"Permission denied: {event} requires {spec.permission}")
+        needs = spec.needs
+        if needs is not None and needs.isdisjoint(self.permissions):
+            raise PermissionDenied(f"Permission denied: {event} requires {spec.needs_text}")
         return spec
 
     async def _run_ordered(self, spec: EventSpec, request: Request) -> None:

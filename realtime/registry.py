@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
@@ -72,7 +73,7 @@ class EventSpec:
 
     name: str
     handler: Handler
-    permission: str | None = None  # None: any authenticated client
+    permission: str | tuple[str, ...] | None = None  # any one of them; None: any authenticated client
     auth: bool = True  # False: may be sent before auth (only "auth" and "ping")
     schema: type[serializers.Serializer] | None = None
     reply: str | None = None  # the event the reply carries, for docs/PROTOCOL.md
@@ -80,6 +81,16 @@ class EventSpec:
     ordered: bool = False  # True: a socket's frames of ordered events run one by one, in order
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property  # read on every frame: computed once
+    def needs(self) -> frozenset[str] | None:
+        """The permissions that allow sending this event (any one), or None."""
+        return audience(self.permission)
+
+    @property
+    def needs_text(self) -> str:
+        """``players.ban or bans.view``: the permission(s) as a sentence."""
+        return " or ".join(sorted(self.needs or ()))
 
     def validate(self, data: Any) -> Any:
         """The handler's input, or :class:`InvalidPayload` saying which field is wrong."""
@@ -163,8 +174,10 @@ class EventRegistry:
     def register(self, spec: EventSpec) -> EventSpec:
         if spec.name in self._events:
             raise ValueError(f"socket event {spec.name!r} is registered twice")
-        if spec.permission is not None and spec.permission not in CATALOGUE:
-            raise ValueError(f"{spec.name}: unknown permission {spec.permission!r}")
+        try:
+            spec.needs
+        except ValueError:
+            raise ValueError(f"{spec.name}: unknown permission {spec.permission!r}") from None
         if spec.rate not in {"auth", "read", "command"}:
             raise ValueError(f"{spec.name}: unknown rate class {spec.rate!r}")
         self._events[spec.name] = spec
@@ -186,7 +199,7 @@ registry = EventRegistry()
 def event(
     name: str,
     *,
-    permission: str | None = None,
+    permission: str | tuple[str, ...] | None = None,
     auth: bool = True,
     schema: type[serializers.Serializer] | None = None,
     reply: str | None = None,

@@ -77,3 +77,12 @@ def test_every_game_broadcast_is_declared_with_who_receives_it():
     assert registry.audience("announcement") is None
     with pytest.raises(ValueError):
         registry.declare_outbound("playerJoined", permission="stats.view")
+
+
+async def test_bans_are_read_with_bans_view_and_refused_without(sockets):
+    from tests.game.support import ask
+
+    assert (await ask(sockets["bans"], "getBans"))["event"] == "bans"
+    refused = await ask(sockets["viewer"], "getBans")
+    assert refused["data"]["code"] == "permission_denied"
+    assert refused["data"]["message"] == "Permission denied: getBans requires bans.view or players.ban"
