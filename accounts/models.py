@@ -93,3 +93,25 @@ class TokenFloor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} tokens after {self.not_before:%Y-%m-%d %H:%M:%S}"
+
+
+class AccessChange(models.Model):
+    """One committed change of rights, for server processes that share no channel layer.
+
+    Without Redis the channel layer stays inside one process, so a change made by another
+    process (``manage.py ws_revoke``, ``manage.py shell``) would never reach the server's
+    sockets or its cache. ``accounts.signals`` writes one row per committed change; every
+    such server's hub polls ``id > last_seen`` and acts as on the channel-layer messages.
+    Rows older than a few minutes are pruned by the pollers.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user_ids = models.JSONField(default=list)
+    usernames = models.JSONField(default=list)
+    jtis = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"change {self.id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

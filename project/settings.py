@@ -39,6 +39,9 @@ WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", F
 # Longest a cached principal or token state may outlive a change the signals missed
 # (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
 WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)
+# Without Redis, how often each server process polls the access change feed for
+# revocations and rights changes committed by other processes (commands, shells); 0: never.
+WS_ACCESS_FEED_POLL = config.env_float("WS_ACCESS_FEED_POLL", 0.5)
 # What the game server's bridge may mint with generateToken (docs/SECURITY.md, "Who can
 # mint what"): only for these usernames (never staff), only these permissions (never admin
 # or gameserver), never for longer than this. Empty lists: the bridge mints nothing.

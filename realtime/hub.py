@@ -13,6 +13,13 @@ Messages between hubs (the ``type`` of a channel-layer message):
                  a server-to-client request; the client's answer goes back to reply_to
   hub.reply      {request_id, message | gone}     the answer to hub.request
 Other apps add their own with :func:`hub_handler` (e.g. ``accounts.revoked``).
+
+Without Redis (``REDIS_URL`` unset) the channel layer is in memory: it reaches only this
+process, and a change committed by another one (``manage.py ws_revoke``, a shell) would
+never arrive. The hub then also polls accounts' change feed (``accounts.AccessChange``,
+every ``WS_ACCESS_FEED_POLL`` seconds, off the event loop) and hands what it finds to the
+same ``accounts.revoked`` / ``accounts.changed`` handlers. With Redis the layer crosses
+processes and the feed is neither written nor polled.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from accounts import signals as account_signals
 from realtime import presence
 from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
@@ -87,6 +96,12 @@ class Hub:
                     asyncio.create_task(self._listen(), name="realtime-hub-listen"),
                     asyncio.create_task(self._heartbeat(), name="realtime-hub-heartbeat"),
                 ]
+                if _polls_feed():
+                    # From the newest change on: older ones were made before any socket here.
+                    last = await database_sync_to_async(account_signals.latest_change)()
+                    self._tasks.append(
+                        asyncio.create_task(self._poll_feed(last), name="realtime-hub-feed")
+                    )
                 self._started.set_result(True)
             except BaseException as exc:
                 self._started.set_exception(exc)
@@ -126,6 +141,32 @@ class Hub:
                 raise
             except Exception:  # noqa: BLE001
                 log.warning("hub: heartbeat failed; retrying", exc_info=True)
+
+    async def _poll_feed(self, last: int) -> None:
+        """Act on the changes other processes committed (no Redis: see the module doc)."""
+        interval = settings.WS_ACCESS_FEED_POLL
+        loop = asyncio.get_running_loop()
+        pruned = loop.time()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                last, user_ids, usernames, jtis = await database_sync_to_async(
+                    account_signals.changes_after
+                )(last)
+                # The same messages a Redis layer would have brought, to the same handlers.
+                if jtis:
+                    await self._handle({"type": "accounts.revoked", "jtis": jtis})
+                if user_ids or usernames:
+                    await self._handle(
+                        {"type": "accounts.changed", "user_ids": user_ids, "usernames": usernames}
+                    )
+                if loop.time() - pruned > 60:
+                    pruned = loop.time()
+                    await database_sync_to_async(account_signals.prune_feed)()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database failed; keep serving, retry
+                log.warning("hub: reading the access change feed failed; retrying", exc_info=True)
 
     # -- local sockets ------------------------------------------------------------------
 
@@ -292,6 +333,10 @@ async def _reply(hub: Hub, message: dict) -> None:
         future.set_exception(ClientGone(message["request_id"]))
     else:
         future.set_result(message.get("message") or {})
+
+
+def _polls_feed() -> bool:
+    return account_signals.feed_enabled() and settings.WS_ACCESS_FEED_POLL > 0
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

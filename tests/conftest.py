@@ -39,6 +39,14 @@ def platform(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _no_feed_poller(settings):
+    """In-process hubs do not poll the access change feed (the test's own process makes
+    every change, and the channel layer already carries it; the poller would touch the
+    database from outside the test's transaction). Live server processes do poll it."""
+    settings.WS_ACCESS_FEED_POLL = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_access_cache():
     """Each test starts with an empty Django cache: cached principals never leak between tests."""
     from django.core.cache import cache
