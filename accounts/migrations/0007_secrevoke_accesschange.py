@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_sectokens_tokenfloor'),
+        ('accounts', '0006_secjobs_issuedtoken_session_hash'),
     ]
 
     operations = [
