@@ -217,6 +217,8 @@ OTP_TOTP_ISSUER = "FiveM Admin"
 # django-otp's throttling: after n wrong codes in a row, no code is checked for
 # OTP_TOTP_THROTTLE_FACTOR * 2**(n-1) seconds (a right code resets it).
 OTP_TOTP_THROTTLE_FACTOR = 1
+# Django admin never shows the key (or QR code) of an existing device (webui/admin.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGOUT_REDIRECT_URL = "webui:login"
 # Lifetime of the socket tokens the web admin's pages get (renewed on tokenExpiring).
 WEBUI_TOKEN_LIFETIME = config.env_str("WEBUI_TOKEN_LIFETIME", "15m")

@@ -172,3 +172,22 @@ def test_superusers_are_not_required_to_enrol_by_default(staff):
     client = Client()
     sign_in(client)
     assert_open(client)
+
+
+def test_django_admin_shows_devices_to_superusers_only_and_never_their_key(enrolled, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    _, device = enrolled
+    change = reverse("admin:otp_totp_totpdevice_change", args=[device.pk])
+    staff = django_user_model.objects.create_user("mod", "", PASSWORD, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="otp_totp"))
+    other = Client()
+    other.force_login(staff)
+    assert other.get(change).status_code in (302, 403)
+    assert other.get(reverse("admin:otp_totp_totpdevice_changelist")).status_code in (302, 403)
+    chief = Client()
+    sign_in(chief)
+    chief.post(reverse("webui:two-factor-verify"), {"code": code_for(device)})
+    page = chief.get(change)
+    assert page.status_code == 200 and device.key.encode() not in page.content
+    assert chief.get(reverse("admin:otp_totp_totpdevice_config", args=[device.pk])).status_code == 403
