@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    # Two-factor sign-in for staff (TOTP): accounts/middleware.py, webui/views.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "realtime",
     "game",
@@ -112,8 +115,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a two-factor code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # A first-login password change comes before any other page (accounts/middleware.py).
+    # The sign-in code, a first-login password change, a required enrolment come before
+    # any other page (accounts/middleware.py).
     "accounts.middleware.RequiredStepsMiddleware",
     # After authentication: turns a locked-out login into django-axes' lockout response
     # (the middlewares around it still add their headers to that response).
@@ -216,6 +222,14 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Staff sign in to the web admin (webui) at /login/; Django admin keeps its own login.
 LOGIN_URL = "webui:login"
 LOGIN_REDIRECT_URL = "webui:dashboard"
+# Two-factor: superusers without a confirmed TOTP device are sent to enrolment first.
+WS_REQUIRE_2FA_SUPERUSERS = config.env_bool("WS_REQUIRE_2FA_SUPERUSERS", False)
+OTP_TOTP_ISSUER = "FiveM Admin"
+# django-otp's throttling: after n wrong codes in a row, no code is checked for
+# OTP_TOTP_THROTTLE_FACTOR * 2**(n-1) seconds (a right code resets it).
+OTP_TOTP_THROTTLE_FACTOR = 1
+# Django admin never shows the key (or QR code) of an existing device (webui/admin.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGOUT_REDIRECT_URL = "webui:login"
 # Lifetime of the socket tokens the web admin's pages get (renewed on tokenExpiring).
 WEBUI_TOKEN_LIFETIME = config.env_str("WEBUI_TOKEN_LIFETIME", "15m")

@@ -18,3 +18,16 @@ class MintTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Only what the user holds is offered, so only that validates.
         self.fields["permissions"].choices = [(name, name) for name in grants]
+
+
+class CodeForm(forms.Form):
+    """A six-digit code from the user's authenticator app."""
+
+    code = forms.RegexField(regex=r"^\s*\d{6}\s*$", max_length=12, strip=True,
+                            error_messages={"invalid": "Enter the 6-digit code from your app."})
+
+
+class RemoveDeviceForm(forms.Form):
+    """Re-enter the password to turn two-factor sign-in off."""
+
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)

@@ -27,4 +27,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChange.as_view(), name="password-change"),
+    path("two-factor/", views.two_factor, name="two-factor"),
+    path("two-factor/verify/", views.two_factor_verify, name="two-factor-verify"),
+    path("two-factor/remove/", views.two_factor_remove, name="two-factor-remove"),
 ]

@@ -7,10 +7,15 @@ permission again.
 
 from __future__ import annotations
 
+import logging
+from base64 import b32encode
 from typing import Any
+
+from django.conf import settings
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +26,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import permissions as perms
 from accounts.models import IssuedToken
@@ -28,7 +36,9 @@ from accounts.services import load_principal
 from accounts.tokens import revoke_tokens
 from realtime import api
 from webui import session
-from webui.forms import MintTokenForm
+from webui.forms import CodeForm, MintTokenForm, RemoveDeviceForm
+
+logger = logging.getLogger(__name__)
 
 # (url name, label, permission needed to see it); the order of the navigation.
 NAV: list[tuple[str, str, str | None]] = [
@@ -161,12 +171,7 @@ class PasswordChange(auth_views.PasswordChangeView):
     template_name = "webui/password_change.html"
 
     def get_success_url(self) -> str:
-        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
-        if target and url_has_allowed_host_and_scheme(
-            target, {self.request.get_host()}, require_https=self.request.is_secure()
-        ):
-            return target
-        return reverse("webui:dashboard")
+        return _safe_next(self.request)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         from accounts.middleware import must_change_password
@@ -175,3 +180,104 @@ class PasswordChange(auth_views.PasswordChangeView):
         context.update(required=must_change_password(self.request.user),
                        next=self.request.GET.get("next", ""))
         return context
+
+
+# Two-factor sign-in (TOTP, django-otp). accounts/middleware.py sends a session to these
+# pages; the views only check codes and enrol devices.
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("webui:dashboard")
+
+
+def _check_code(request: HttpRequest, devices, form: CodeForm) -> TOTPDevice | None:  # noqa: ANN001
+    """The device that accepts the form's code, or None with the reason added to the form.
+    Each device throttles wrong codes itself (django-otp: a growing wait after each)."""
+    code = form.cleaned_data["code"]
+    for device in devices:
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            form.add_error(None, "Too many wrong codes: wait a little, then try again.")
+            return None
+        if device.verify_token(code):
+            return device
+    logger.warning("two-factor: wrong code for user %s", request.user.pk)
+    form.add_error("code", "That code is not right (or was already used).")
+    return None
+
+
+@never_cache
+@login_required
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The code step of sign-in, for users with a confirmed device."""
+    devices = list(TOTPDevice.objects.devices_for_user(request.user, confirmed=True))
+    if not devices or request.user.is_verified():
+        return redirect(_safe_next(request))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = _check_code(request, devices, form)
+        if device is not None:
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+    return render(
+        request, "webui/two_factor_verify.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@login_required
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """Enrolment: an unconfirmed TOTP device and its secret; a right code confirms it.
+    With a confirmed device: the way to remove it (password re-entry)."""
+    user = request.user
+    confirmed = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+    context: dict[str, Any] = {
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "required": settings.WS_REQUIRE_2FA_SUPERUSERS and user.is_superuser,
+    }
+    if confirmed is not None:
+        context.update(device=confirmed, remove_form=RemoveDeviceForm())
+        return render(request, "webui/two_factor.html", context)
+    # One pending device per user, so the secret stays the same across reloads.
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if _check_code(request, [device], form) is not None:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)  # this session just gave a code
+            messages.success(request, "Two-factor sign-in is on: sign-ins now ask for a code.")
+            return redirect(_safe_next(request))
+    context.update(
+        form=form,
+        secret=b32encode(device.bin_key).decode(),
+        uri=device.config_url,
+    )
+    return render(request, "webui/two_factor.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+@login_required
+@require_POST
+def two_factor_remove(request: HttpRequest) -> HttpResponse:
+    """Turn two-factor off for oneself: the password again, then every device goes."""
+    form = RemoveDeviceForm(request.POST)
+    # authenticate(): a wrong password here counts toward the sign-in lockout (django-axes).
+    if not (form.is_valid() and authenticate(
+        request, username=request.user.get_username(), password=form.cleaned_data["password"]
+    ) == request.user):
+        messages.error(request, "Wrong password: two-factor sign-in stays on.")
+        return redirect("webui:two-factor")
+    TOTPDevice.objects.filter(user=request.user).delete()
+    request.session.pop(DEVICE_ID_SESSION_KEY, None)
+    messages.success(request, "Two-factor sign-in is off.")
+    return redirect("webui:two-factor")
