@@ -7,11 +7,12 @@ online player, a job change is pushed) and broadcast, exactly as over the socket
 import logging
 from contextvars import ContextVar
 
+from django import forms
 from django.contrib import admin, messages
 
 from accounts.permissions import ADMIN
 from accounts.services import load_principal
-from game import actions, jobs
+from game import actions, jobs, schemas
 from game.audit import Actor
 from game.models import AuditEntry, Ban, BanIdentifier, Character, GameServer, Job, JobGrade, Player
 
@@ -241,8 +242,24 @@ class JobGradeInline(GrantedInline):
     extra = 1
 
 
+class JobForm(forms.ModelForm):
+    """A job's form, with the socket's rule for job names (schemas.JobNameSchema)."""
+
+    class Meta:
+        model = Job
+        fields = ("name", "label")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        check = schemas.JobNameSchema(data={"name": name})
+        if not check.is_valid():
+            raise forms.ValidationError([str(e) for e in check.errors["name"]])
+        return name
+
+
 @admin.register(Job)
 class JobAdmin(JobGrants):
+    form = JobForm
     list_display = ("name", "label", "updated_at")
     search_fields = ("name", "label")
     inlines = [JobGradeInline]

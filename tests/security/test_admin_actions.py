@@ -131,3 +131,12 @@ async def test_a_job_saved_in_admin_is_pushed_and_broadcast(staff, sockets):
     entry = await AuditEntry.objects.aget(action="job.create")
     assert (entry.actor_name, entry.outcome, entry.detail) == ("mod", "ok", "saved and pushed to the game server")
     assert await Job.objects.filter(name="police").aexists()
+
+
+async def test_a_job_name_the_socket_refuses_is_refused_in_admin(staff, sockets):
+    data = {"name": "Police-1", "label": "Police", "grades-TOTAL_FORMS": "0", "grades-INITIAL_FORMS": "0",
+            "grades-MIN_NUM_FORMS": "0", "grades-MAX_NUM_FORMS": "1000"}
+    response = await sync_to_async(staff.post)(reverse("admin:game_job_add"), data)
+    assert response.status_code == 200 and "is not a job name" in response.content.decode()
+    assert not await Job.objects.aexists()
+    assert not await AuditEntry.objects.filter(action="job.create").aexists()
