@@ -4,19 +4,18 @@ owns them). Ban and job changes made here go through game/actions.py's ``do_*``
 functions, the socket's own: validated, audited, carried out in game (a ban kicks an
 online player, a job change is pushed) and broadcast, exactly as over the socket."""
 
-import logging
 from contextvars import ContextVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from accounts.permissions import ADMIN
 from accounts.services import load_principal
 from game import actions, jobs, schemas
 from game.audit import Actor
 from game.models import AuditEntry, Ban, BanIdentifier, Character, GameServer, Job, JobGrade, Player
-
-log = logging.getLogger(__name__)
+from realtime.protocol import ProtocolError
 
 
 def staff_actor(request) -> Actor:  # noqa: ANN001
@@ -102,10 +101,19 @@ class ActionAdmin(GrantedAdmin):
     """
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # noqa: ANN001, ANN201
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        return self._refusing(request, self._changeform_view, request, object_id, form_url, extra_context)
 
     def delete_view(self, request, object_id, extra_context=None):  # noqa: ANN001, ANN201
-        return self._delete_view(request, object_id, extra_context)
+        return self._refusing(request, self._delete_view, request, object_id, extra_context)
+
+    def _refusing(self, request, view, *args):  # noqa: ANN001, ANN202
+        """An action's refusal (game server offline or refusing, conflict, ...) is shown as
+        the socket's error message, back on the same page; nothing was stored."""
+        try:
+            return view(*args)
+        except ProtocolError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_actions(self, request):  # noqa: ANN001, ANN201
         found = super().get_actions(request)
@@ -169,6 +177,7 @@ class BanIdentifierInline(GrantedInline):
     model = BanIdentifier
     parent = BanGrants
     extra = 1
+    min_num, validate_min = 1, True  # a ban matches at least one identifier
 
     def get_queryset(self, request):  # noqa: ANN001, ANN201
         rows = super().get_queryset(request)
@@ -226,7 +235,11 @@ class BanAdmin(BanGrants):
         actor = staff_actor(request)
         lifted = 0
         for ban in queryset.filter(pk__in=Ban.objects.active().values("pk")):
-            actions.run(actions.do_unban, actor, ban.pk)
+            try:
+                actions.run(actions.do_unban, actor, ban.pk)
+            except ProtocolError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                continue
             lifted += 1
         self.message_user(request, f"{lifted} ban(s) lifted", messages.SUCCESS)
 

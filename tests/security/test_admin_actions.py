@@ -140,3 +140,19 @@ async def test_a_job_name_the_socket_refuses_is_refused_in_admin(staff, sockets)
     assert response.status_code == 200 and "is not a job name" in response.content.decode()
     assert not await Job.objects.aexists()
     assert not await AuditEntry.objects.filter(action="job.create").aexists()
+
+
+async def test_a_ban_the_game_server_refuses_is_shown_in_admin_and_not_stored(staff, sockets):
+    admin, bridge = sockets
+    await send_snapshot(bridge, [player(3, "Nova42")])
+    posting = asyncio.ensure_future(sync_to_async(staff.post, thread_sensitive=False)(
+        reverse("admin:game_ban_add"), ban_form("Nova42", "cheating", ["license:Nova42"])))
+    command = await expect_request(bridge, "banPlayer")
+    await answer(bridge, command, ok=False, message="player is an admin")
+    response = await posting
+    assert response.status_code == 302 and response.url == reverse("admin:game_ban_add")
+    page = await sync_to_async(staff.get)(response.url)
+    assert "The game server refused banPlayer: player is an admin" in page.content.decode()
+    assert not await Ban.objects.aexists()
+    entry = await AuditEntry.objects.aget(action="player.ban")
+    assert entry.outcome == "failed"
