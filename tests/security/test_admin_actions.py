@@ -156,3 +156,20 @@ async def test_a_ban_the_game_server_refuses_is_shown_in_admin_and_not_stored(st
     assert not await Ban.objects.aexists()
     entry = await AuditEntry.objects.aget(action="player.ban")
     assert entry.outcome == "failed"
+
+
+async def test_a_ban_changed_in_admin_is_audited_and_keeps_hidden_ip_identifiers(staff, sockets):
+    ban = await Ban.objects.acreate(name="Nova42", reason="cheating")
+    shown = await BanIdentifier.objects.acreate(ban=ban, value="license:abc")
+    await BanIdentifier.objects.acreate(ban=ban, value="ip:203.0.113.7")
+    data = ban_form("Nova42", "cheating again", [], **{
+        "identifiers-TOTAL_FORMS": "1", "identifiers-INITIAL_FORMS": "1",
+        "identifiers-0-id": str(shown.pk), "identifiers-0-ban": str(ban.pk), "identifiers-0-value": "license:abc"})
+    response = await sync_to_async(staff.post)(reverse("admin:game_ban_change", args=[ban.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    await ban.arefresh_from_db()
+    assert ban.reason == "cheating again"
+    assert sorted([i.value async for i in BanIdentifier.objects.filter(ban=ban)]) == [
+        "ip:203.0.113.7", "license:abc"]
+    entry = await AuditEntry.objects.aget(action="ban.change")
+    assert entry.actor_name == "mod" and entry.data["changes"] == {"reason": "cheating again"}
