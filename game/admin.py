@@ -1,38 +1,26 @@
 """Django admin for the game world: the audit trail (read-only), bans, jobs with their
 grades, and the players and characters the game server reports (read-only: the bridge
-owns them). Job and ban changes made here are audited like those made over the socket;
-job changes are pushed to the game server and broadcast too."""
+owns them). Ban and job changes made here go through game/actions.py's ``do_*``
+functions, the socket's own: validated, audited, carried out in game (a ban kicks an
+online player, a job change is pushed) and broadcast, exactly as over the socket."""
 
-import logging
 from contextvars import ContextVar
 
-from asgiref.sync import async_to_sync
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from accounts.permissions import ADMIN
 from accounts.services import load_principal
-from game import audit, commands, jobs
+from game import actions, jobs, schemas
 from game.audit import Actor
 from game.models import AuditEntry, Ban, BanIdentifier, Character, GameServer, Job, JobGrade, Player
-
-log = logging.getLogger(__name__)
+from realtime.protocol import ProtocolError
 
 
 def staff_actor(request) -> Actor:  # noqa: ANN001
     """The staff member behind a Django admin request."""
     return Actor(request.user.pk, request.user.get_username())
-
-
-def announce_job_change(request, action: str, job: dict) -> None:  # noqa: ANN001
-    """Audit a job change made in Django admin, push it to the game server, broadcast it."""
-    verb = {"created": "create", "updated": "update", "deleted": "delete"}[action]
-    entry = audit.start(staff_actor(request), f"job.{verb}", f"job {job['name']}",
-                        {"job": job, "via": "django admin"})
-    try:
-        async_to_sync(commands.job_changed)(action, job, entry)
-    except Exception:  # noqa: BLE001 - the change is saved; the push is best effort here
-        log.exception("could not push the job change to the game server")
-        audit.finish(entry, AuditEntry.OK, "saved; the push to the game server failed")
 
 
 def grants(request) -> frozenset[str]:  # noqa: ANN001
@@ -101,6 +89,57 @@ class GrantedInline(admin.TabularInline):
         return self._holds(request, self.parent.change)
 
 
+class ActionAdmin(GrantedAdmin):
+    """A model admin whose writes are game/actions.py's ``do_*`` functions.
+
+    Those own their transactions (audit entry included) and broadcast once committed, so
+    the add/change/delete views do not wrap them in Django admin's own transaction (a
+    broadcast must never announce a change that is then rolled back, and the actions'
+    database work runs through database_sync_to_async, which may not run inside one).
+    ``save_model`` saves nothing: ``save_related`` calls the action with the form's and
+    the inlines' data. Bulk actions that would skip them are removed.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # noqa: ANN001, ANN201
+        return self._refusing(request, self._changeform_view, request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):  # noqa: ANN001, ANN201
+        return self._refusing(request, self._delete_view, request, object_id, extra_context)
+
+    def _refusing(self, request, view, *args):  # noqa: ANN001, ANN202
+        """An action's refusal (game server offline or refusing, conflict, ...) is shown as
+        the socket's error message, back on the same page; nothing was stored."""
+        try:
+            return view(*args)
+        except ProtocolError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_actions(self, request):  # noqa: ANN001, ANN201
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)
+        return found
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        """Nothing here: the action in save_related writes the row with its inlines."""
+
+    @staticmethod
+    def inline_rows(formsets) -> list[dict]:  # noqa: ANN001
+        """The inlines' rows as submitted (deleted ones left out); marks them saved."""
+        rows = []
+        for formset in formsets:
+            rows += [f.cleaned_data for f in formset.forms
+                     if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return rows
+
+    @staticmethod
+    def adopt(obj, pk) -> None:  # noqa: ANN001
+        """Point the admin's (unsaved) object at the row the action wrote."""
+        obj.pk = pk
+        obj.refresh_from_db()
+
+
 IP_PREFIX = "ip:"
 _viewer: ContextVar = ContextVar("game_admin_viewer")
 
@@ -129,7 +168,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 
-class BanGrants(GrantedAdmin):
+class BanGrants(ActionAdmin):
     view = ("players.ban", "bans.view")
     change = ("players.ban",)
 
@@ -138,6 +177,7 @@ class BanIdentifierInline(GrantedInline):
     model = BanIdentifier
     parent = BanGrants
     extra = 1
+    min_num, validate_min = 1, True  # a ban matches at least one identifier
 
     def get_queryset(self, request):  # noqa: ANN001, ANN201
         rows = super().get_queryset(request)
@@ -149,8 +189,9 @@ class BanAdmin(BanGrants):
     list_display = ("id", "name", "reason", "created_at", "expires_at", "banned_by_name", "lifted_at")
     list_filter = ("lifted_at",)
     search_fields = ("name", "reason", "identifiers__value")
-    readonly_fields = ("banned_by", "banned_by_name", "lifted_by_name")
+    readonly_fields = ("created_at", "banned_by", "banned_by_name", "lifted_at", "lifted_by_name")
     inlines = [BanIdentifierInline]
+    actions = ["lift_bans"]
 
     def get_search_fields(self, request):  # noqa: ANN001, ANN201
         # Without players.ip, identifiers are searched below, ip: values left out.
@@ -164,27 +205,46 @@ class BanAdmin(BanGrants):
             rows = rows | queryset.filter(pk__in=matching.values("ban_id"))
         return rows, duplicates
 
-    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
-        if not change:
-            obj.banned_by, obj.banned_by_name = request.user, request.user.get_username()
-        super().save_model(request, obj, form, change)
-
     def save_related(self, request, form, formsets, change) -> None:  # noqa: ANN001
-        super().save_related(request, form, formsets, change)
-        ban = form.instance
-        values = list(ban.identifiers.values_list("value", flat=True))
-        audit.record(staff_actor(request), "player.ban" if not change else "ban.change",
-                     ban.name or ", ".join(values),
-                     {"banId": ban.pk, "reason": ban.reason, "identifiers": values, "via": "django admin"},
-                     AuditEntry.OK)
+        """A new ban is the socket's banPlayer by identifiers (an online holder is kicked);
+        a change is do_change_ban. ip: values this user cannot see are kept as they are."""
+        values = [row["value"] for row in self.inline_rows(formsets)]
+        data = form.cleaned_data
+        actor = staff_actor(request)
+        if not change:
+            ban, _ = actions.run(
+                actions.do_ban, actor, reason=data["reason"], expires_at=data.get("expires_at"),
+                identifiers=values, name=data.get("name", ""),
+                record=actions.commands.summary({"name": data.get("name", ""), "reason": data["reason"],
+                                                 "identifiers": sorted(set(values)), "via": "django admin"}),
+            )
+            self.adopt(form.instance, ban["id"])
+            return
+        if not sees_ip(request):
+            values += list(form.instance.identifiers.filter(value__istartswith=IP_PREFIX)
+                           .values_list("value", flat=True))
+        changes = {field: data.get(field) for field in form.changed_data}
+        actions.run(actions.do_change_ban, actor, form.instance.pk, changes, values)
+        form.instance.refresh_from_db()
 
     def delete_model(self, request, obj) -> None:  # noqa: ANN001
-        audit.record(staff_actor(request), "ban.delete", obj.name or f"ban {obj.pk}",
-                     {"banId": obj.pk, "via": "django admin"}, AuditEntry.OK)
-        super().delete_model(request, obj)
+        actions.run(actions.do_delete_ban, staff_actor(request), obj.pk)
+
+    @admin.action(description="Lift the selected bans (as unbanPlayer)")
+    def lift_bans(self, request, queryset) -> None:  # noqa: ANN001
+        actor = staff_actor(request)
+        lifted = 0
+        for ban in queryset.filter(pk__in=Ban.objects.active().values("pk")):
+            try:
+                actions.run(actions.do_unban, actor, ban.pk)
+            except ProtocolError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                continue
+            lifted += 1
+        self.message_user(request, f"{lifted} ban(s) lifted", messages.SUCCESS)
 
 
-class JobGrants(GrantedAdmin):
+class JobGrants(ActionAdmin):
     view = ("jobs.view",)
     change = ("jobs.manage",)
 
@@ -195,22 +255,45 @@ class JobGradeInline(GrantedInline):
     extra = 1
 
 
+class JobForm(forms.ModelForm):
+    """A job's form, with the socket's rule for job names (schemas.JobNameSchema)."""
+
+    class Meta:
+        model = Job
+        fields = ("name", "label")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        check = schemas.JobNameSchema(data={"name": name})
+        if not check.is_valid():
+            raise forms.ValidationError([str(e) for e in check.errors["name"]])
+        return name
+
+
 @admin.register(Job)
 class JobAdmin(JobGrants):
+    form = JobForm
     list_display = ("name", "label", "updated_at")
     search_fields = ("name", "label")
     inlines = [JobGradeInline]
-    actions = None  # bulk delete would skip the push to the game server
+
+    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+        # The name is the job's key in game (updateJob finds the job by it).
+        return ("name",) if obj is not None else ()
 
     def save_related(self, request, form, formsets, change) -> None:  # noqa: ANN001
-        super().save_related(request, form, formsets, change)
-        job = Job.objects.prefetch_related("grades").get(pk=form.instance.pk)
-        announce_job_change(request, "updated" if change else "created", jobs.as_dict(job))
+        """createJob / updateJob with the form's label and the inline grades."""
+        grades = [{f: row.get(f) for f in jobs.GRADE_FIELDS} for row in self.inline_rows(formsets)]
+        for grade in grades:
+            grade["label"] = grade["label"] or ""
+        name = form.instance.name if change else form.cleaned_data["name"]
+        data = {"name": name, "label": form.cleaned_data["label"], "grades": grades}
+        action = actions.do_update_job if change else actions.do_create_job
+        actions.run(action, staff_actor(request), data)
+        self.adopt(form.instance, Job.objects.get(name=name).pk)
 
     def delete_model(self, request, obj) -> None:  # noqa: ANN001
-        name = obj.name
-        super().delete_model(request, obj)
-        announce_job_change(request, "deleted", {"name": name})
+        actions.run(actions.do_delete_job, staff_actor(request), obj.name)
 
 
 @admin.register(Player)

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.permissions import ADMIN
-from game import audit, bans, bridge, commands, jobs, schemas, server, view, world  # noqa: F401 (bridge registers)
+from game import actions, audit, bans, bridge, commands, jobs, schemas, server, view, world  # noqa: F401 (bridge registers)
 from game.audit import actor_of
 from game.formats import iso
 from realtime import api
@@ -87,13 +87,7 @@ async def get_jobs(request: Request) -> Reply:
 
 async def _online_player(request: Request, action: str, source: int) -> tuple[str, dict]:
     """(the bridge, the player) for a command on ``source``; offline or unknown refused."""
-    bridge_id = await commands.require_bridge(
-        actor_of(request), action, f"player {source}", commands.summary(request.data)
-    )
-    player = await db(world.player_summary)(source)
-    if player is None:
-        raise NotFound(f"No online player with source {source}")
-    return bridge_id, player
+    return await actions.online_player(actor_of(request), action, source, commands.summary(request.data))
 
 
 @event("kickPlayer", permission="players.kick", schema=schemas.KickSchema, reply="success", rate="command")
@@ -129,40 +123,11 @@ async def announce(request: Request) -> Reply:
 @event("banPlayer", permission="players.ban", schema=schemas.BanSchema, reply="success", rate="command")
 async def ban_player(request: Request) -> Reply:
     """Ban an online player (by source: kicked now) or anyone (by identifiers)."""
-    data, actor = request.data, actor_of(request)
-    expires_at = bans.expiry(data["duration"])
-    record = commands.summary(data)
-    player = None
-    if "source" in data:
-        bridge_id, player = await _online_player(request, "player.ban", data["source"])
-    else:
-        values = sorted(set(data["identifiers"].values()))
-        player = await db(world.find_online_by_identifiers)(values)
-        bridge_id = await server.online_bridge() if player else None
-        if bridge_id is None:
-            ban = await db(bans.ban_offline)(actor, values, data["name"], data["reason"], expires_at, record)
-            return await _banned(ban, None)
-    values = sorted(set(bans.bannable(player["identifiers"])) | set(data.get("identifiers", {}).values()))
-    _, ban = await commands.carry_out(
-        actor, bridge_id, action="player.ban", target=commands.player_target(player),
-        data={**record, "name": player["name"], "identifiers": values},
-        command="banPlayer",
-        payload={"source": player["source"], "reason": data["reason"], "expiresAt": iso(expires_at)},
-        then=lambda: _store_ban(actor, values, player["name"], data["reason"], expires_at),
-    )
-    return await _banned(ban, player["source"])
-
-
-def _store_ban(actor, values, name, reason, expires_at) -> tuple[dict, dict]:  # noqa: ANN001
-    ban = bans.create(actor, values, name, reason, expires_at)
-    return {"banId": ban["id"]}, ban
-
-
-async def _banned(ban: dict, source: int | None) -> Reply:
-    await api.abroadcast(
-        "playerBanned",
-        {"banId": ban["id"], "source": source, "name": ban["name"], "reason": ban["reason"],
-         "expiresAt": ban["expiresAt"]},
+    data = request.data
+    ban, source = await actions.do_ban(
+        actor_of(request), reason=data["reason"], expires_at=bans.expiry(data["duration"]),
+        source=data.get("source"), identifiers=list(data["identifiers"].values()) if "identifiers" in data else None,
+        name=data.get("name", ""), record=commands.summary(data),
     )
     who = f"Player {source}" if source is not None else (ban["name"] or ", ".join(ban["identifiers"]))
     return Reply("success", {"message": f"{who} banned", "ban": ban})
@@ -171,8 +136,7 @@ async def _banned(ban: dict, source: int | None) -> Reply:
 @event("unbanPlayer", permission="players.ban", schema=schemas.UnbanSchema, reply="success", rate="command")
 async def unban_player(request: Request) -> Reply:
     """Lift a ban by its id."""
-    ban = await db(bans.lift)(actor_of(request), request.data["banId"])
-    await api.abroadcast("playerUnbanned", {"banId": ban["id"], "name": ban["name"]})
+    ban = await actions.do_unban(actor_of(request), request.data["banId"])
     return Reply("success", {"message": f"Ban {ban['id']} lifted", "ban": ban})
 
 
@@ -186,33 +150,25 @@ async def get_bans(request: Request) -> Reply:
 # -- jobs ---------------------------------------------------------------------------------
 
 
-async def _job_changed(action: str, job: dict, entry: int) -> dict:
-    return {"job": job, "pushed": await commands.job_changed(action, job, entry)}
-
-
 @event("createJob", permission="jobs.manage", schema=schemas.JobSchema, reply="success", rate="command")
 async def create_job(request: Request) -> Reply:
     """A new job with its grades."""
-    job, entry = await db(jobs.create)(actor_of(request), dict(request.data))
-    extra = await _job_changed("created", job, entry)
-    return Reply("success", {"message": f"Job {job['name']} created", **extra})
+    extra = await actions.do_create_job(actor_of(request), request.data)
+    return Reply("success", {"message": f"Job {extra['job']['name']} created", **extra})
 
 
 @event("updateJob", permission="jobs.manage", schema=schemas.JobUpdateSchema, reply="success", rate="command")
 async def update_job(request: Request) -> Reply:
     """Change a job's label and/or replace its grades."""
-    job, entry = await db(jobs.update)(actor_of(request), dict(request.data))
-    extra = await _job_changed("updated", job, entry)
-    return Reply("success", {"message": f"Job {job['name']} updated", **extra})
+    extra = await actions.do_update_job(actor_of(request), request.data)
+    return Reply("success", {"message": f"Job {extra['job']['name']} updated", **extra})
 
 
 @event("deleteJob", permission="jobs.manage", schema=schemas.JobNameSchema, reply="success", rate="command")
 async def delete_job(request: Request) -> Reply:
     """Delete a job and its grades."""
-    name = request.data["name"]
-    entry = await db(jobs.delete)(actor_of(request), name)
-    extra = await _job_changed("deleted", {"name": name}, entry)
-    return Reply("success", {"message": f"Job {name} deleted", **extra})
+    extra = await actions.do_delete_job(actor_of(request), request.data["name"])
+    return Reply("success", {"message": f"Job {request.data['name']} deleted", **extra})
 
 
 # -- audit --------------------------------------------------------------------------------
