@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
     ("event", "permission"),
     [("getPlayers", "players.view"), ("getStats", "stats.view"), ("getJobs", "jobs.view"),
      ("kickPlayer", "players.kick"), ("announce", "announce"), ("banPlayer", "players.ban"),
-     ("unbanPlayer", "players.ban"), ("getBans", "players.ban"), ("createJob", "jobs.manage"),
+     ("unbanPlayer", "players.ban"), ("getBans", "bans.view or players.ban"), ("createJob", "jobs.manage"),
      ("updateJob", "jobs.manage"), ("deleteJob", "jobs.manage"), ("getAuditLog", "admin")],
 )
 async def test_each_event_needs_its_permission(people, event, permission):
