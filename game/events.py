@@ -27,7 +27,8 @@ registry.declare_outbound(
 )
 registry.declare_outbound("playerBanned", "playerUnbanned", permission=("players.ban", "bans.view"))
 registry.declare_outbound("jobsChanged", permission="jobs.view")
-registry.declare_outbound("gameServerStatus", permission="stats.view")
+# A player list is only right if its holder hears when the game server comes and goes.
+registry.declare_outbound("gameServerStatus", permission=("stats.view", "players.view"))
 registry.declare_outbound("announcement")
 
 db = database_sync_to_async

@@ -73,7 +73,7 @@ def test_every_game_broadcast_is_declared_with_who_receives_it():
     assert registry.audience("characterUpdated") == {"players.view"}
     assert registry.audience("playerBanned") == {"players.ban", "bans.view"}
     assert registry.audience("jobsChanged") == {"jobs.view"}
-    assert registry.audience("gameServerStatus") == {"stats.view"}
+    assert registry.audience("gameServerStatus") == {"stats.view", "players.view"}
     assert registry.audience("announcement") is None
     with pytest.raises(ValueError):
         registry.declare_outbound("playerJoined", permission="stats.view")
