@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # the registry (minted outside the platform). A registered token is (user_id, revoked).
 NOBODY = "nobody"
 UNREGISTERED = "unregistered"
-# In a registered token's state (user_id, revoked, issuer): the token was minted by another
+# In a registered token's state (user_id, revoked, issuer, issuer_id): the token was minted by another
 # user, since deleted (IssuedToken.issuer_name kept, issued_by now null).
 ISSUER_DELETED = "issuer-deleted"
 
@@ -79,8 +79,8 @@ def _query(username: str, jti: str | None) -> tuple[Principal | None, Any, Princ
     """One query: the active user's grants and, for a ``jti``, the token's registry state
     and, when another user minted it, that issuer's grants (their rows, in the same query).
 
-    The state of a registered token is ``(user_id, revoked, issuer)``: ``issuer`` is None
-    (minted by the platform or by the subject), the issuer's current username, or
+    The state of a registered token is ``(user_id, revoked, issuer, issuer_id)``: ``issuer``
+    is None (minted by the platform or by the subject), the issuer's current username, or
     ISSUER_DELETED. The third value is the issuer's principal (None: inactive or gone).
     """
     from accounts.models import IssuedToken, TokenFloor
@@ -133,7 +133,7 @@ def _query(username: str, jti: str | None) -> tuple[Principal | None, Any, Princ
             elif issuer_id is not None and issuer_id != issued_to:
                 issuer = found.get(issuer_id)
                 named = by_id[issuer_id][0][1] if issuer_id in by_id else ISSUER_DELETED
-            state = (issued_to, bool(revoked), named)
+            state = (issued_to, bool(revoked), named, issuer_id)
     return principal, state, issuer
 
 
@@ -189,7 +189,8 @@ def authenticate(payload: dict, *, fresh: bool = False) -> Principal | None:
     """The principal a verified token payload speaks for, or None when it must be refused.
 
     Refused: an unknown or inactive subject, a revoked token, a registered token of
-    another user, an unregistered token issued before the subject's password last changed
+    another user, a token another user minted once that issuer is inactive or deleted (else
+    its grants are bounded by the issuer's: :func:`mint_bound`), an unregistered token issued before the subject's password last changed
     (or they were last deactivated), and, with WS_REQUIRE_REGISTERED_TOKENS, a token the
     platform did not mint. ``fresh`` reads the database even when the cache has an answer.
     """
@@ -230,14 +231,14 @@ def authenticate(payload: dict, *, fresh: bool = False) -> Principal | None:
         ):
             return None
         return principal
-    issued_to, revoked, named = (*state, None)[:3]
+    issued_to, revoked, named, issuer_id = (*state, None, None)[:4]
     if revoked or issued_to != principal.user_id:
         return None
     if named is None:
         return principal
     # Minted by another user: refused once they are inactive or deleted; otherwise bounded
     # by what they may grant now (token ∩ subject's grants ∩ issuer's grants).
-    if named == ISSUER_DELETED or issuer is None or issuer.username != named:
+    if named == ISSUER_DELETED or issuer is None or issuer.user_id != issuer_id:
         return None
     return replace(
         principal, grants=principal.grants & mint_bound(issuer), issuer_id=issuer.user_id, issuer=issuer.username

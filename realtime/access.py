@@ -94,7 +94,8 @@ async def authenticate(payload: dict) -> Principal | None:
     for _ in range(3):
         mark = _received
         principal = await database_sync_to_async(services.authenticate)(payload, fresh=fresh)
-        if not _changed_since(mark, username, jti):
+        issuer = principal.issuer if principal is not None else None  # it bounds the token too
+        if not _changed_since(mark, username, jti) and not (issuer and _changed_since(mark, issuer, None)):
             return principal
         fresh = True
     return None  # this user's rights keep changing under this auth: fail closed; retry

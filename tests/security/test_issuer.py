@@ -75,6 +75,9 @@ async def test_a_token_dies_with_its_issuer(end):
     assert await socket.expect_close() == protocol.CLOSE_ACCESS_REVOKED
     reply = await auth(token)
     assert reply["data"].get("code") == "invalid_token", reply
+    if end == "delete_boss":  # a new user taking the deleted issuer's name is not the issuer
+        await amake_user("boss", superuser=True)
+        assert (await auth(token))["data"].get("code") == "invalid_token"
     # The subject's own tokens are not the issuer's: they keep working.
     assert (await auth(spec_token("mod", ["players.view"])))["event"] == "authenticated"
 
