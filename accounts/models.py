@@ -39,6 +39,9 @@ class IssuedToken(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The issuer's username when minted: kept when the issuer is deleted (issued_by is then
+    # null), so a token whose issuer was deleted is known and refused (services.authenticate).
+    issuer_name = models.CharField(max_length=150, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     # A web admin page token's login session: an HMAC of the session key (never the key
     # itself), so logout revokes every page token of that session (webui/session.py).

@@ -24,9 +24,17 @@ def _when(epoch: int | float) -> datetime:
 def register_issued_token(
     token: Any, *, label: str = "", issued_by: Any = None, session_hash: str = ""
 ) -> IssuedToken:
-    """Record a freshly minted token's claims (jti, subject, permissions, times); a web
-    admin page token also its login session's hash."""
-    user = get_user_model().objects.get(username=token["sub"])
+    """Record a freshly minted token's claims (jti, subject, permissions, times, issuer); a
+    web admin page token also its login session's hash."""
+    users = get_user_model().objects
+    user = users.get(username=token["sub"])
+    # A user, or a user's id (the bridge's socket knows only its user's id).
+    issuer_id = issued_by if isinstance(issued_by, int) else getattr(issued_by, "pk", None)
+    issuer_name = ""
+    if issuer_id is not None:
+        issuer_name = user.username if issuer_id == user.pk else (
+            users.filter(pk=issuer_id).values_list("username", flat=True).first() or ""
+        )
     return IssuedToken.objects.create(
         jti=token["jti"],
         user=user,
@@ -34,8 +42,8 @@ def register_issued_token(
         permissions=list(token["permissions"]),
         issued_at=_when(token["iat"]),
         expires_at=_when(token["exp"]),
-        # A user, or a user's id (the bridge's socket knows only its user's id).
-        issued_by_id=issued_by if isinstance(issued_by, int) else getattr(issued_by, "pk", None),
+        issued_by_id=issuer_id,
+        issuer_name=issuer_name,
         session_hash=session_hash,
     )
 

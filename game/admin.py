@@ -161,10 +161,14 @@ class ReadOnlyAdmin(GrantedAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     view = (ADMIN,)  # the socket's getAuditLog needs admin: the trail holds player IPs
-    list_display = ("at", "actor_name", "action", "target", "outcome", "detail")
+    list_display = ("at", "who", "action", "target", "outcome", "detail")
     list_filter = ("outcome", "action")
-    search_fields = ("actor_name", "target", "token_jti", "detail")
+    search_fields = ("actor_name", "issuer_name", "target", "token_jti", "detail")
     date_hierarchy = "at"
+
+    @admin.display(description="actor", ordering="actor_name")
+    def who(self, obj: AuditEntry) -> str:
+        return obj.actor_display
 
 
 

@@ -13,22 +13,26 @@ from realtime.registry import Request
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a platform user, through a token (jti) when on the socket."""
+    """Who acts: a platform user, through a token (jti) when on the socket; ``issuer``:
+    the other user who minted that token (audited "issuer on behalf of user")."""
 
     user_id: int | None
     username: str
     token_jti: str = ""
+    issuer: str = ""
 
 
 def actor_of(request: Request) -> Actor:
-    """The user and token behind a socket request."""
-    return Actor(request.connection.user_id, request.username or "", request.token_jti or "")
+    """The user and token behind a socket request (the token's issuer from the socket's
+    auth state, set once at auth: no query per request)."""
+    conn = request.connection
+    return Actor(conn.user_id, request.username or "", request.token_jti or "", getattr(conn, "token_issuer", None) or "")
 
 
 def start(actor: Actor, action: str, target: str, data: dict[str, Any]) -> int:
     """Record an action as pending; its entry id (to :func:`finish`)."""
     return AuditEntry.objects.create(
-        actor_id=actor.user_id, actor_name=actor.username, token_jti=actor.token_jti,
+        actor_id=actor.user_id, actor_name=actor.username, issuer_name=actor.issuer, token_jti=actor.token_jti,
         action=action, target=target[:300], data=data,
     ).pk
 
@@ -45,7 +49,7 @@ def record(actor: Actor, action: str, target: str, data: dict[str, Any], outcome
            detail: str = "") -> int:
     """Record a finished action in one write; its entry id."""
     return AuditEntry.objects.create(
-        actor_id=actor.user_id, actor_name=actor.username, token_jti=actor.token_jti,
+        actor_id=actor.user_id, actor_name=actor.username, issuer_name=actor.issuer, token_jti=actor.token_jti,
         action=action, target=target[:300], data=data, outcome=outcome, detail=detail,
     ).pk
 
@@ -58,7 +62,7 @@ def entries(limit: int, before: int | None = None, action: str | None = None) ->
     if action:
         rows = rows.filter(action=action)
     page = list(
-        rows.values("id", "at", "actor_name", "token_jti", "action", "target", "data", "outcome", "detail")[
+        rows.values("id", "at", "actor_name", "issuer_name", "token_jti", "action", "target", "data", "outcome", "detail")[
             : limit + 1
         ]
     )
@@ -67,7 +71,8 @@ def entries(limit: int, before: int | None = None, action: str | None = None) ->
     return {
         "entries": [
             {
-                "id": e["id"], "at": iso(e["at"]), "actor": e["actor_name"], "tokenJti": e["token_jti"],
+                "id": e["id"], "at": iso(e["at"]), "actor": e["actor_name"], "issuer": e["issuer_name"] or None,
+                "tokenJti": e["token_jti"],
                 "action": e["action"], "target": e["target"], "data": e["data"],
                 "outcome": e["outcome"], "detail": e["detail"],
             }

@@ -165,6 +165,8 @@ class AuditEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_name = models.CharField(max_length=150, blank=True)
+    # Who minted the token the actor used, when another user did: "issuer on behalf of actor".
+    issuer_name = models.CharField("on behalf of, by", max_length=150, blank=True)
     token_jti = models.CharField("token id", max_length=64, blank=True)
     action = models.CharField(max_length=40, db_index=True)
     target = models.CharField(max_length=300, blank=True, help_text="on whom / on what")
@@ -177,5 +179,12 @@ class AuditEntry(models.Model):
         verbose_name = "audit entry"
         verbose_name_plural = "audit trail"
 
+    @property
+    def actor_display(self) -> str:
+        """"X on behalf of Y" when a token minted by X for Y was used, else Y."""
+        if self.issuer_name:
+            return f"{self.issuer_name} on behalf of {self.actor_name}"
+        return self.actor_name
+
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_display} {self.action} {self.target}"

@@ -8,7 +8,10 @@ sockets:
   accounts.changed {user_ids, usernames}  per user with local sockets: one query for their
                                           current grants; a deactivated, deleted or renamed
                                           user's sockets close with 4003, the others get
-                                          ``permissionsChanged`` when what they may do changed
+                                          ``permissionsChanged`` when what they may do changed.
+                                          The same for the sockets whose token these users
+                                          minted for someone else (bounded by the issuer's
+                                          grants; an inactive or deleted issuer closes them)
 
 An ``auth`` that was reading the database while such a message about its user or token
 arrived could have read the old state (and cached it): :func:`authenticate` notices and
@@ -91,7 +94,8 @@ async def authenticate(payload: dict) -> Principal | None:
     for _ in range(3):
         mark = _received
         principal = await database_sync_to_async(services.authenticate)(payload, fresh=fresh)
-        if not _changed_since(mark, username, jti):
+        issuer = principal.issuer if principal is not None else None  # it bounds the token too
+        if not _changed_since(mark, username, jti) and not (issuer and _changed_since(mark, issuer, None)):
             return principal
         fresh = True
     return None  # this user's rights keep changing under this auth: fail closed; retry
@@ -111,8 +115,10 @@ async def _on_revoked(hub: Hub, message: dict) -> None:
 async def _on_changed(hub: Hub, message: dict) -> None:
     user_ids = set(message["user_ids"])
     _note(usernames=message["usernames"])
-    conns = hub.local(lambda c: c.authenticated and c.user_id in user_ids)
-    local_names = {c.username for c in conns}
+    conns = hub.local(
+        lambda c: c.authenticated and (c.user_id in user_ids or getattr(c, "token_issuer_id", None) in user_ids)
+    )
+    local_names = {c.username for c in conns} | {c.token_issuer for c in conns if getattr(c, "token_issuer", None)}
     # This process's own cache (a no-op repeat for a shared cache).
     others = set(message["usernames"]) - local_names
     if others:
@@ -122,12 +128,19 @@ async def _on_changed(hub: Hub, message: dict) -> None:
     # One query per user with sockets here, whatever their number of sockets.
     current = await database_sync_to_async(services.refresh_principals)(local_names)
     for conn in conns:
-        await follow(conn, current.get(conn.username))
+        issuer = current.get(conn.token_issuer) if getattr(conn, "token_issuer_id", None) is not None else None
+        await follow(conn, current.get(conn.username), issuer)
 
 
-async def follow(conn: Any, principal: Principal | None) -> None:
-    """Bring one socket in line with its user's current principal."""
+async def follow(conn: Any, principal: Principal | None, issuer: Principal | None = None) -> None:
+    """Bring one socket in line with its user's current principal (and, for a token another
+    user minted, that issuer's: services.authenticate's rule)."""
     if principal is None or principal.user_id != conn.user_id:
+        await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
+        return
+    issuer_id = getattr(conn, "token_issuer_id", None)
+    if issuer_id is not None and (issuer is None or issuer.user_id != issuer_id):
+        # The issuer was deactivated, deleted (or renamed: a new auth finds them again).
         await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
         return
     iat = getattr(conn, "token_iat", None)
@@ -137,6 +150,8 @@ async def follow(conn: Any, principal: Principal | None) -> None:
         await conn.close_with(protocol.CLOSE_ACCESS_REVOKED)
         return
     effective = perms.expand(conn.token_permissions) & principal.grants
+    if issuer_id is not None:
+        effective &= services.mint_bound(issuer)
     if effective != conn.permissions:
         conn.permissions = effective
         await conn.send_event(PERMISSIONS_CHANGED, {"permissions": perms.ordered(effective)})

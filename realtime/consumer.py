@@ -58,6 +58,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.permissions: frozenset[str] = frozenset()
         self.token_permissions: list[str] = []
         self.token_jti: str | None = None
+        # The other user who minted this socket's token, when one did (set at auth): their
+        # changes re-evaluate this socket too (realtime.access).
+        self.token_issuer_id: int | None = None
+        self.token_issuer: str | None = None
         self.token_exp: float | None = None
         self.connected_at = time.time()
         self.closed = False

@@ -43,6 +43,7 @@ async def auth(request: Request) -> Reply:
         exp=float(payload["exp"]),
     )
     conn.token_iat = payload.get("iat")
+    conn.token_issuer_id, conn.token_issuer = principal.issuer_id, principal.issuer
     schedule_expiry(conn)
     if payload.get("jti"):  # off the reply's path: at most one write a minute per token
         conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))

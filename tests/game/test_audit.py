@@ -50,7 +50,7 @@ async def test_get_audit_log_pages_newest_first(admin, people):
     first = (await ask(admin, "getAuditLog", {"limit": 2}))["data"]
     assert [e["target"] for e in first["entries"]] == ["t4", "t3"]
     entry = first["entries"][0]
-    assert set(entry) == {"id", "at", "actor", "tokenJti", "action", "target", "data", "outcome", "detail"}
+    assert set(entry) == {"id", "at", "actor", "issuer", "tokenJti", "action", "target", "data", "outcome", "detail"}
     assert (entry["actor"], entry["tokenJti"], entry["data"]) == ("boss", "jti-1", {"i": 4})
     assert entry["at"].endswith("Z")
     second = (await ask(admin, "getAuditLog", {"limit": 2, "before": first["nextBefore"]}))["data"]

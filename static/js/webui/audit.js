@@ -18,7 +18,7 @@ const OUTCOME_BADGES = { ok: "badge-ok", failed: "badge-failed" }; // pending: p
 function row(e) {
   return el("tr", {},
     el("td", { class: "small" }, formatTime(e.at, true)),
-    el("td", {}, e.actor || "—"),
+    el("td", {}, e.actor ? (e.issuer ? `${e.issuer} on behalf of ${e.actor}` : e.actor) : "—"),
     el("td", {}, el("code", {}, e.action)),
     el("td", {}, e.target || "—"),
     el("td", {}, el("span", { class: `badge ${OUTCOME_BADGES[e.outcome] || ""}` }, e.outcome)),
