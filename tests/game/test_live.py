@@ -30,7 +30,7 @@ def test_admin_kicks_and_bans_a_simulated_player_over_real_sockets(game_platform
     platform = game_platform
     platform.shell(
         "from tests.helpers import make_user; make_user('boss', superuser=True); "
-        "make_user('viewer', ['players.view'])"
+        "make_user('viewer', ['players.view', 'bans.view'])"
     )
     server = platform.start()
     sim = None
@@ -47,7 +47,7 @@ def test_admin_kicks_and_bans_a_simulated_player_over_real_sockets(game_platform
 
 async def _scenario(platform, server):  # noqa: ANN001, ANN202
     admin = await LiveClient.open(server.url, token(platform, "boss", ["admin"]))
-    viewer = await LiveClient.open(server.url, token(platform, "viewer", ["players.view"]))
+    viewer = await LiveClient.open(server.url, token(platform, "viewer", ["players.view", "bans.view"]))
     sim, out = start_simulator(platform, server.url)
     out.wait_for(r"minting a token for service account 'gameserver'")
 
