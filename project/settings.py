@@ -35,7 +35,12 @@ WS_MAX_TOKEN_LIFETIME = config.env_str("WS_MAX_TOKEN_LIFETIME", "365d")
 WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
 WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
 WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
-WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", False)
+# Only tokens in the issued-token registry authenticate (docs/SECURITY.md, "Tokens"): on by
+# default in production, off in development so spec-format tokens from any JWT library work.
+WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", not DEBUG)
+# The audience (``aud``) every token this platform mints carries; a token naming another
+# audience is refused, one with none (the spec's own payload) is accepted.
+WS_JWT_AUDIENCE = config.env_str("WS_JWT_AUDIENCE", "fivem-platform")
 # Longest a cached principal or token state may outlive a change the signals missed
 # (QuerySet.update, raw SQL); 0 turns the cache off (one query per auth).
 WS_ACCESS_CACHE_TTL = config.env_int("WS_ACCESS_CACHE_TTL", 300)

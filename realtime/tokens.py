@@ -1,6 +1,7 @@
 """The socket's JWTs: HS256, signed with WS_JWT_SECRET, in the spec's payload format.
 
-Payload: ``sub`` (username), ``permissions`` (list), ``iat``, ``exp``, and ``jti``. Tokens
+Payload: ``sub`` (username), ``permissions`` (list), ``iat``, ``exp``, ``jti`` and ``aud``
+(WS_JWT_AUDIENCE; optional on the way in, refused when it names another audience). Tokens
 minted by any standard JWT library with the secret and the spec's claims are accepted;
 ``token_type`` is optional, but when present it must be ``ws`` (a simplejwt ``refresh`` or
 ``access`` token of some other app is refused).
@@ -76,6 +77,17 @@ class WSToken(Token):
         jti = self.payload.get("jti")
         if jti is not None and not isinstance(jti, str):
             raise TokenError("Token jti must be a string")
+        if "aud" in self.payload and not _names_us(self.payload["aud"]):
+            # A token minted for another service that shares the secret is not ours.
+            raise TokenError("Token has wrong audience")
+
+
+def _names_us(aud: object) -> bool:
+    """Whether an ``aud`` claim (a string or a list of strings, RFC 7519) names this platform."""
+    ours = settings.WS_JWT_AUDIENCE
+    if isinstance(aud, str):
+        return aud == ours
+    return isinstance(aud, list) and all(isinstance(a, str) for a in aud) and ours in aud
 
 
 def mint(sub: str, permissions: list[str], expires_in: str | int | timedelta) -> WSToken:
@@ -87,6 +99,7 @@ def mint(sub: str, permissions: list[str], expires_in: str | int | timedelta) ->
     token.set_exp(lifetime=lifetime)
     token["sub"] = sub
     token["permissions"] = list(permissions)
+    token["aud"] = settings.WS_JWT_AUDIENCE
     return token
 
 

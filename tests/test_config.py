@@ -52,3 +52,22 @@ def test_database_url_parsing(tmp_path):
     assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == ("fivem", "u", "p@ss", "db.local", "5433")
     assert database_from_url(f"sqlite:///{tmp_path}/x.db", tmp_path)["NAME"] == f"{tmp_path}/x.db"
     assert database_from_url("", tmp_path)["NAME"] == tmp_path / "db.sqlite3"
+
+
+def setting(name: str, **env: str) -> str:
+    full = {k: v for k, v in os.environ.items() if k not in {"WS_JWT_SECRET", "DEBUG", name}}
+    full.update({"WS_JWT_SECRET": STRONG, **env})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", f"from django.conf import settings; print(settings.{name})"],
+        cwd=ROOT, env=full, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after shell's "N objects imported" line
+
+
+def test_production_accepts_only_registered_tokens_unless_told_otherwise():
+    production = {"DEBUG": "false", "ALLOWED_HOSTS": "admin.example.com"}
+    assert setting("WS_REQUIRE_REGISTERED_TOKENS", **production) == "True"
+    assert setting("WS_REQUIRE_REGISTERED_TOKENS", **production, WS_REQUIRE_REGISTERED_TOKENS="false") == "False"
+    # Development accepts spec-format tokens from any JWT library signed with the secret.
+    assert setting("WS_REQUIRE_REGISTERED_TOKENS", DEBUG="true") == "False"

@@ -14,7 +14,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import spec_token
 from tests.security.scenarios import stalled_reader_scenario
 from tests.security.wsclient import authed
 
@@ -62,8 +61,9 @@ async def test_wss_and_https_on_the_platform_port(users, tmp_path, server):
     proc = users.start(server, WS_TLS_CERT=cert, WS_TLS_KEY=key, DEBUG="false")
     trust = ssl.create_default_context(cafile=cert)
 
-    client = await authed(f"wss://127.0.0.1:{proc.port}", spec_token("viewer", ["stats.view"]),
-                          ssl_context=trust)
+    # Production accepts only registered tokens (WS_REQUIRE_REGISTERED_TOKENS): mint one.
+    token = users.manage("ws_token", "viewer", "--permissions", "stats.view", "--expires", "1h").stdout.strip()
+    client = await authed(f"wss://127.0.0.1:{proc.port}", token, ssl_context=trust)
     assert (await client.request("ping", request_id="tls"))["event"] == "pong"
     await client.close()
 

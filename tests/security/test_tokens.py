@@ -90,6 +90,10 @@ HOSTILE = {
     "unknown-subject": lambda: signed(claims(sub="ghost")),
     "inactive-subject": lambda: signed(claims(sub="retired")),
     "jti-not-a-string": lambda: signed(claims(jti=5)),
+    # Another service sharing the secret: its tokens name their own audience.
+    "another-audience": lambda: signed(claims(aud="billing-service")),
+    "audience-list-without-us": lambda: signed(claims(aud=["billing-service", "forum"])),
+    "audience-not-a-string": lambda: signed(claims(aud=7)),
     "not-a-jwt": lambda: "not.a.jwt",
 }
 
@@ -112,6 +116,20 @@ async def refused(token: str) -> None:
 async def test_hostile_tokens_are_refused_and_the_socket_closed(people, name):
     token = await database_sync_to_async(HOSTILE[name])()
     await refused(token)
+
+
+@pytest.mark.parametrize("aud", [..., "fivem-platform", ["forum", "fivem-platform"]])
+async def test_tokens_without_an_audience_or_naming_ours_are_accepted(people, aud):
+    # The spec's payload has no aud; our own minted tokens name WS_JWT_AUDIENCE.
+    client = await authed_client(await database_sync_to_async(signed)(claims(aud=aud)))
+    await client.close()
+
+
+async def test_minted_tokens_name_the_platforms_audience(people):
+    from realtime import tokens
+
+    payload = tokens.verify(str(tokens.mint("viewer", ["stats.view"], "1h")))
+    assert payload["aud"] == settings.WS_JWT_AUDIENCE == "fivem-platform"
 
 
 async def issue(jti: str, username: str, *, revoked: bool) -> None:
