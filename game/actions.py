@@ -21,6 +21,7 @@ from game import audit, bans, commands, jobs, server, world
 from game.audit import Actor
 from game.formats import iso
 from game.models import AuditEntry, Ban, BanIdentifier
+from game.schemas import normal_identifiers
 from realtime import api
 from realtime.protocol import InvalidPayload, NotFound
 
@@ -55,7 +56,7 @@ async def do_ban(
     if source is not None:
         bridge_id, player = await online_player(actor, "player.ban", source, record)
     else:
-        values = sorted(set(identifiers or ()))
+        values = normal_identifiers(identifiers or ())
         if not values:
             raise InvalidPayload("A ban needs a source or at least one identifier")
         player = await db(world.find_online_by_identifiers)(values)
@@ -64,7 +65,7 @@ async def do_ban(
             ban = await db(bans.ban_offline)(actor, values, name, reason, expires_at, record)
             await _announce_ban(ban, None)
             return ban, None
-    values = sorted(set(bans.bannable(player["identifiers"])) | set(identifiers or ()))
+    values = sorted(set(bans.bannable(player["identifiers"])) | set(normal_identifiers(identifiers or ())))
     _, ban = await commands.carry_out(
         actor, bridge_id, action="player.ban", target=commands.player_target(player),
         data={**record, "name": player["name"], "identifiers": values},
@@ -105,7 +106,7 @@ def _change_ban(actor: Actor, ban_id: int, changes: dict, identifiers: list[str]
             setattr(ban, field, value)
         ban.save()
         if identifiers is not None:
-            values = sorted(set(identifiers))
+            values = normal_identifiers(identifiers)
             if not values:
                 raise InvalidPayload("A ban needs at least one identifier")
             ban.identifiers.exclude(value__in=values).delete()

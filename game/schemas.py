@@ -7,6 +7,7 @@ understands; the registry turns them into one ``invalid_payload`` sentence.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 from rest_framework import serializers
@@ -35,11 +36,26 @@ class StrictChoiceField(serializers.ChoiceField):
         return data
 
 
+def normal_identifier(value: str) -> str:
+    """The one form an identifier is stored and compared in: NFKC (fullwidth to ASCII),
+    invisible format characters (zero-width spaces, joiners, BOM, bidi marks) removed,
+    surrounding space stripped, lower case. FiveM's identifiers are lower-case hex or
+    digits, so ``LICENSE:ABC``, ``license:ａｂｃ`` and ``license:a\u200bbc`` are ``license:abc``."""
+    value = unicodedata.normalize("NFKC", value)
+    value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    return value.strip().lower()
+
+
+def normal_identifiers(values) -> list[str]:  # noqa: ANN001
+    """Sorted distinct normal forms of identifier values (for Python callers of do_ban)."""
+    return sorted({normal for v in values if (normal := normal_identifier(v))})
+
+
 class IdentifiersField(serializers.Field):
     """A player's identifiers: ``{"license": "license:abc", ...}`` or ``["license:abc", ...]``.
 
-    Normalised to ``{type: "type:value"}`` (a bare value gets its type prefix), so that bans
-    and lookups compare one form.
+    Normalised to ``{type: "type:value"}`` (a bare value gets its type prefix) in
+    :func:`normal_identifier` form, so that bans and lookups compare one form.
     """
 
     default_error_messages = {
@@ -66,11 +82,13 @@ class IdentifiersField(serializers.Field):
             self.fail("too_many")
         result: dict[str, str] = {}
         for key, value in pairs:
+            if isinstance(key, str):
+                key = normal_identifier(key)
             if not isinstance(key, str) or not IDENTIFIER_TYPE.match(key):
                 self.fail("bad_type", kind=key)
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or not normal_identifier(value):
                 self.fail("bad_value", kind=key)
-            value = value.strip()
+            value = normal_identifier(value)
             value = value if value.startswith(f"{key}:") else f"{key}:{value}"
             if len(value) > 128:
                 self.fail("bad_value", kind=key)
@@ -141,7 +159,8 @@ class PlayerJoinedSchema(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         license_ = attrs.pop("license", None)
         identifiers = attrs["identifiers"]
-        if license_ and "license" not in identifiers:
+        if license_ and normal_identifier(license_) and "license" not in identifiers:
+            license_ = normal_identifier(license_)
             identifiers["license"] = license_ if license_.startswith("license:") else f"license:{license_}"
         return attrs
 

@@ -174,3 +174,63 @@ async def test_a_ban_lasts_across_a_restart_of_the_simulated_server(admin, game,
     assert await game.sim.join(target.person) is None
     rows = await database_sync_to_async(lambda: list(BanIdentifier.objects.values_list("value", flat=True)))()
     assert sorted(rows) == sorted(target.person.identifiers.values())
+
+
+VARIANTS = {
+    "upper case": "LICENSE:ABC123",
+    "fullwidth": "license:\uff41\uff42\uff43\uff11\uff12\uff13",
+    "zero-width space": "license:abc\u200b123",
+    "zero-width joiner and BOM": "\ufefflicense:a\u200dbc123",
+    "surrounding space": "  license:abc123 ",
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+async def test_a_ban_on_a_variant_of_an_identifier_refuses_the_player_it_names(admin, bridge, variant):
+    # Identifiers are normalised once at the edge (NFKC, no format characters, lower case),
+    # so a ban typed with odd characters still matches what the game server reports.
+    reply = await ask(admin, "banPlayer", {"identifiers": [VARIANTS[variant]], "reason": "x",
+                                           "duration": "permanent"})
+    assert reply["event"] == "success", reply
+    assert reply["data"]["ban"]["identifiers"] == ["license:abc123"]
+    status = await ask(bridge, "checkBan", {"identifiers": {"license": "license:abc123"}})
+    assert status["data"]["banned"] is True
+    # ...and the other way round: a game server reporting a variant is refused too.
+    status = await ask(bridge, "checkBan", {"identifiers": {"license": VARIANTS[variant]}})
+    assert status["data"]["banned"] is True
+
+
+async def test_python_callers_and_ban_edits_store_the_normal_form(people):
+    from game import actions
+    from game.audit import Actor
+
+    from django.contrib.auth import get_user_model
+
+    boss = await get_user_model().objects.aget(username="boss")
+    actor = Actor(boss.pk, boss.username)
+    ban, _ = await actions.do_ban(actor, reason="x", expires_at=None, identifiers=["STEAM:11000010A", "steam:11000010a"])
+    assert ban["identifiers"] == ["steam:11000010a"]
+    changed = await actions.do_change_ban(actor, ban["id"], {}, ["Discord:\u200b42", "discord:42"])
+    assert changed["identifiers"] == ["discord:42"]
+    assert [i async for i in BanIdentifier.objects.values_list("value", flat=True)] == ["discord:42"]
+
+
+def test_the_migration_rewrites_stored_identifiers_in_the_normal_form(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before, after = [("game", "0002_secissuer_audit_issuer")], [("game", "0003_normal_ban_identifiers")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    ban = old.get_model("game", "Ban").objects.create(reason="old", name="Old")
+    for value in ("LICENSE:ABC", "license:a\u200bbc", "Discord:7"):
+        old.get_model("game", "BanIdentifier").objects.create(ban=ban, value=value)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    assert sorted(BanIdentifier.objects.filter(ban_id=ban.pk).values_list("value", flat=True)) == [
+        "discord:7", "license:abc"]
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
