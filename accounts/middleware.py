@@ -1,14 +1,17 @@
-"""Steps a signed-in user must take before anything else: the sign-in code (two-factor),
-the first-login password change, enrolling a second factor when the owner requires it."""
+"""Who may use the web admin (staff only), and the steps a signed-in user must take before
+anything else: the sign-in code (two-factor), the first-login password change, enrolling a
+second factor when the owner requires it."""
 
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
@@ -58,16 +61,44 @@ def pending_step(user) -> Step | None:  # noqa: ANN001
     return None
 
 
+NOT_STAFF = "The web admin is for staff accounts. Ask the owner to make yours one."
+# Web admin pages a non-staff user may still reach: the sign-in page says why they were
+# signed out, and signing out always works.
+_OPEN_TO_ANYONE = {"login", "logout"}
+
+
+def in_web_admin(path: str) -> str | None:
+    """The web admin's url name of ``path``, or None for any other path (Django admin,
+    static files, the socket's HTTP side)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    return match.url_name if match.namespace == "webui" else None
+
+
 class RequiredStepsMiddleware:
-    """Sends a signed-in user with a pending step to its page, from every page of the web
-    admin and of Django admin alike; the socket-token endpoint answers 403 instead, so no
-    page gets a token meanwhile. One rule for every door, not a check in each view."""
+    """The web admin's door, then the steps. A signed-in user who is not staff (Django
+    admin's own rule, ``is_staff``) is signed out of every web admin page (their page tokens
+    are revoked with the session) and the socket-token endpoint answers 403 ``not_staff``;
+    the sign-in form refuses them in the first place (webui.urls). A signed-in user with a
+    pending step is sent to its page, from every page of the web admin and of Django admin
+    alike; the socket-token endpoint answers 403 instead, so no page gets a token
+    meanwhile. One rule for every door, not a check in each view."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not user.is_staff:
+            name = in_web_admin(request.path_info)
+            if name == "session-token":
+                return JsonResponse({"message": NOT_STAFF, "code": "not_staff"}, status=403)
+            if name is not None and name not in _OPEN_TO_ANYONE:
+                logout(request)
+                messages.error(request, NOT_STAFF)
+                return redirect(f"{reverse('webui:login')}?{urlencode({'next': request.get_full_path()})}")
         if user is not None and user.is_authenticated and not self._open(request.path):
             step = pending_step(user)
             if step is not None and request.path != reverse(step.page):

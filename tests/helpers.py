@@ -29,6 +29,11 @@ def make_user(username: str, grants: list[str] = (), *, superuser: bool = False,
     return user
 
 
+def make_staff(username: str, grants: list[str] = (), **extra: Any):
+    """A staff user (``is_staff``: the web admin is for staff) holding ``grants``."""
+    return make_user(username, grants, is_staff=True, **extra)
+
+
 def spec_token(sub: str, permissions: list[str], *, lifetime: int = 3600, secret: str | None = None,
                algorithm: str = "HS256", **claims: Any) -> str:
     """A token exactly as the spec's readers mint it with any JWT library (no jti)."""

@@ -1,5 +1,6 @@
 """The web admin, mounted at the site root."""
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
@@ -17,11 +18,14 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
     path("session-token/", views.session_token, name="session-token"),
-    # Django's own views: django-axes throttles the login (it hooks authenticate()).
+    # Django's own views: django-axes throttles the login (it hooks authenticate()). The
+    # web admin is for staff: Django admin's form refuses other accounts with its message
+    # ("...for a staff account"), the same whether the password or the account was wrong.
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="webui/login.html", redirect_authenticated_user=True
+            template_name="webui/login.html", redirect_authenticated_user=True,
+            authentication_form=AdminAuthenticationForm,
         ),
         name="login",
     ),

@@ -9,7 +9,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from accounts.models import IssuedToken
-from tests.helpers import make_user
+from tests.helpers import make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ def signed_in(user) -> tuple[HttpClient, str]:
 
 
 def test_logout_revokes_every_page_token_of_that_session_and_no_other(settings):
-    user = make_user("mod", ["players.view"])
+    user = make_staff("mod", ["players.view"])
     browser, csrf = signed_in(user)
     other, other_csrf = signed_in(user)
     for _ in range(250):
@@ -49,7 +49,7 @@ def test_logout_revokes_every_page_token_of_that_session_and_no_other(settings):
 def test_page_tokens_are_kept_out_of_the_audit_trail():
     from game.models import AuditEntry
 
-    browser, csrf = signed_in(make_user("mod", ["players.view"]))
+    browser, csrf = signed_in(make_staff("mod", ["players.view"]))
     for _ in range(20):
         assert browser.post(URL, HTTP_X_CSRFTOKEN=csrf).status_code == 200
     assert IssuedToken.objects.count() == 20
@@ -63,7 +63,7 @@ def test_ws_purge_tokens_deletes_rows_expired_long_ago_and_keeps_the_rest():
     from django.core.management import call_command
     from django.utils import timezone
 
-    user = make_user("mod", ["players.view"])
+    user = make_staff("mod", ["players.view"])
     now = timezone.now()
     for jti, expired_ago in (("old", timedelta(days=8)), ("recent", timedelta(days=1)), ("live", -timedelta(hours=1))):
         IssuedToken.objects.create(jti=jti, user=user, issued_at=now - timedelta(days=30),

@@ -128,8 +128,8 @@ class Live:
     def add_user(self, username: str, grants: list[str] = (), superuser: bool = False) -> None:
         """A user with password ``pw-<username>`` holding ``grants``."""
         self.platform.shell(
-            "from tests.helpers import make_user; "
-            f"make_user({username!r}, {list(grants)!r}, superuser={superuser!r})"
+            "from tests.helpers import make_staff; "
+            f"make_staff({username!r}, {list(grants)!r}, superuser={superuser!r})"
         )
 
     def restart(self) -> None:

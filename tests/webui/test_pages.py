@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import IssuedToken
 from realtime.tokens import verify
-from tests.helpers import make_user
+from tests.helpers import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_the_ui_is_at_the_site_root_and_django_admin_stays_at_admin():
 
 
 def test_signing_in_with_the_login_form_lands_on_the_dashboard():
-    make_user("mod", ["players.view"])
+    make_staff("mod", ["players.view"])
     client = browser()
     csrf = csrf_of(client.get(reverse("webui:login")))
     response = client.post(
@@ -58,7 +58,7 @@ def test_signing_in_with_the_login_form_lands_on_the_dashboard():
 
 
 def test_a_wrong_password_is_refused_with_a_message():
-    make_user("mod", ["players.view"])
+    make_staff("mod", ["players.view"])
     client = browser()
     csrf = csrf_of(client.get(reverse("webui:login")))
     response = client.post(
@@ -70,7 +70,7 @@ def test_a_wrong_password_is_refused_with_a_message():
 
 
 def test_sign_out_is_a_post_and_ends_the_session():
-    client = browser(make_user("mod", ["players.view"]))
+    client = browser(make_staff("mod", ["players.view"]))
     csrf = csrf_of(client.get("/"))
     assert client.post(reverse("webui:logout"), {"csrfmiddlewaretoken": csrf}).status_code == 302
     assert client.get("/").status_code == 302
@@ -81,9 +81,9 @@ def nav_links(response) -> set[str]:
 
 
 def test_the_navigation_offers_only_what_the_grants_allow():
-    viewer = browser(make_user("viewer", ["players.view"]))
+    viewer = browser(make_staff("viewer", ["players.view"]))
     assert nav_links(viewer.get("/")) == {"Dashboard", "Players", "Tokens"}
-    boss = browser(make_user("boss", superuser=True))
+    boss = browser(make_staff("boss", superuser=True))
     assert nav_links(boss.get("/")) == {
         "Dashboard", "Players", "Bans", "Jobs", "Announce", "Tokens", "Audit log",
     }
@@ -95,7 +95,7 @@ def test_the_navigation_offers_only_what_the_grants_allow():
      ("announce", "announce"), ("audit", "admin")],
 )
 def test_a_page_without_its_permission_says_which_is_missing(name, permission):
-    response = browser(make_user("nobody")).get(reverse(f"webui:{name}"))
+    response = browser(make_staff("nobody")).get(reverse(f"webui:{name}"))
     assert response.status_code == 403
     assert f"<code>{permission}</code>".encode() in response.content
 
@@ -104,7 +104,7 @@ def test_a_page_without_its_permission_says_which_is_missing(name, permission):
 
 
 def test_minting_on_the_tokens_page_shows_the_token_once_within_the_users_grants():
-    user = make_user("mod", ["players.view", "players.kick"])
+    user = make_staff("mod", ["players.view", "players.kick"])
     client = browser(user)
     page = client.get(reverse("webui:tokens"))
     offered = set(re.findall(r'name="permissions" value="([^"]+)"', page.content.decode()))
@@ -128,7 +128,7 @@ def test_minting_on_the_tokens_page_shows_the_token_once_within_the_users_grants
 
 
 def test_a_permission_not_held_cannot_be_minted():
-    client = browser(make_user("mod", ["players.view"]))
+    client = browser(make_staff("mod", ["players.view"]))
     csrf = csrf_of(client.get(reverse("webui:tokens")))
     response = client.post(
         reverse("webui:tokens"),
@@ -142,8 +142,8 @@ def test_a_permission_not_held_cannot_be_minted():
 def test_users_revoke_their_own_tokens_and_nobody_elses():
     from realtime import api
 
-    mine = make_user("mod", ["players.view"])
-    other = make_user("other", ["players.view"])
+    mine = make_staff("mod", ["players.view"])
+    other = make_staff("other", ["players.view"])
     api.generate_token("mod", ["players.view"], "1h", label="mine")
     api.generate_token("other", ["players.view"], "1h", label="theirs")
     client = browser(mine)
@@ -167,7 +167,7 @@ def test_users_revoke_their_own_tokens_and_nobody_elses():
 
 @pytest.mark.parametrize("name", PAGES + ["login"])
 def test_pages_have_no_inline_script_style_or_handler(name):
-    client = browser() if name == "login" else browser(make_user("boss", superuser=True))
+    client = browser() if name == "login" else browser(make_staff("boss", superuser=True))
     html = client.get(reverse(f"webui:{name}")).content.decode()
     for script in re.findall(r"<script\b[^>]*>", html):
         assert "src=" in script or 'type="application/json"' in script, script
@@ -187,7 +187,7 @@ def test_static_files_fetch_nothing_from_elsewhere():
 
 def test_the_web_admin_login_is_throttled_by_django_axes(settings):
     settings.AXES_FAILURE_LIMIT = 3
-    make_user("mod", ["players.view"])
+    make_staff("mod", ["players.view"])
     client = browser()
     csrf = csrf_of(client.get(reverse("webui:login")))
 

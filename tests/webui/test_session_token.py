@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import IssuedToken
 from realtime.tokens import verify
-from tests.helpers import Client, make_user
+from tests.helpers import Client, make_staff
 from webui.session import session_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def test_the_endpoint_is_where_the_pages_look_for_it():
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_mints_nothing():
-    user = make_user("mod", ["players.view"])
+    user = make_staff("mod", ["players.view"])
     client, _ = signed_in(user)
     response = client.post(URL)
     assert response.status_code == 403
@@ -40,7 +40,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_mints_nothing():
 
 
 def test_a_post_with_a_wrong_csrf_token_is_refused():
-    client, _ = signed_in(make_user("mod", ["players.view"]))
+    client, _ = signed_in(make_staff("mod", ["players.view"]))
     response = client.post(URL, HTTP_X_CSRFTOKEN="x" * 64)
     assert response.status_code == 403
     assert not IssuedToken.objects.exists()
@@ -56,13 +56,13 @@ def test_without_a_session_there_is_no_token():
 
 
 def test_get_is_not_allowed():
-    client, _ = signed_in(make_user("mod", ["players.view"]))
+    client, _ = signed_in(make_staff("mod", ["players.view"]))
     assert client.get(URL).status_code == 405
 
 
 def test_mints_a_short_lived_registered_token_with_the_users_grants(settings):
     settings.WEBUI_TOKEN_LIFETIME = "10m"
-    user = make_user("mod", ["players.view", "players.kick"])
+    user = make_staff("mod", ["players.view", "players.kick"])
     client, csrf = signed_in(user)
     response = client.post(URL, HTTP_X_CSRFTOKEN=csrf)
     assert response.status_code == 200
@@ -81,7 +81,7 @@ def test_mints_a_short_lived_registered_token_with_the_users_grants(settings):
 
 
 def test_a_superuser_gets_admin_but_never_the_gameserver_grant():
-    boss = make_user("boss", ["gameserver"], superuser=True)
+    boss = make_staff("boss", ["gameserver"], superuser=True)
     client, csrf = signed_in(boss)
     permissions = verify(client.post(URL, HTTP_X_CSRFTOKEN=csrf).json()["token"])["permissions"]
     assert "admin" in permissions and "players.kick" in permissions
@@ -89,13 +89,13 @@ def test_a_superuser_gets_admin_but_never_the_gameserver_grant():
 
 
 def test_a_user_without_grants_gets_a_token_that_can_do_nothing():
-    client, csrf = signed_in(make_user("nobody"))
+    client, csrf = signed_in(make_staff("nobody"))
     body = client.post(URL, HTTP_X_CSRFTOKEN=csrf).json()
     assert body["permissions"] == [] and verify(body["token"])["permissions"] == []
 
 
 def test_a_deactivated_users_session_gets_no_token():
-    user = make_user("gone", ["players.view"])
+    user = make_staff("gone", ["players.view"])
     client, csrf = signed_in(user)
     user.is_active = False
     user.save()
@@ -106,7 +106,7 @@ def test_a_deactivated_users_session_gets_no_token():
 
 async def test_the_token_authenticates_on_the_socket_with_exactly_those_permissions():
     def mint() -> str:
-        client, csrf = signed_in(make_user("mod", ["players.view", "stats.view"]))
+        client, csrf = signed_in(make_staff("mod", ["players.view", "stats.view"]))
         return client.post(URL, HTTP_X_CSRFTOKEN=csrf).json()["token"]
 
     token = await sync_to_async(mint)()
@@ -122,7 +122,7 @@ async def test_the_token_authenticates_on_the_socket_with_exactly_those_permissi
 
 async def test_signing_out_revokes_the_tokens_the_pages_got():
     def mint_then_sign_out() -> str:
-        client, csrf = signed_in(make_user("mod", ["players.view"]))
+        client, csrf = signed_in(make_staff("mod", ["players.view"]))
         token = client.post(URL, HTTP_X_CSRFTOKEN=csrf).json()["token"]
         assert client.post(reverse("webui:logout"), HTTP_X_CSRFTOKEN=csrf).status_code == 302
         return token
