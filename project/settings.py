@@ -238,6 +238,13 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGOUT_REDIRECT_URL = "webui:login"
 # Lifetime of the socket tokens the web admin's pages get (renewed on tokenExpiring).
 WEBUI_TOKEN_LIFETIME = config.env_str("WEBUI_TOKEN_LIFETIME", "15m")
+# /session-token/ requests per user (every process, with Redis); a still-fresh token is
+# answered again, so page loads do not add rows: this only stops a script hammering it.
+WEBUI_SESSION_TOKEN_RATE = config.env_str("WEBUI_SESSION_TOKEN_RATE", "30/1m")
+# Expired token-registry rows are deleted this long after expiry, by every server process
+# every WS_TOKEN_PURGE_INTERVAL seconds (0: never; manage.py ws_purge_tokens does it by hand).
+WS_TOKEN_PURGE_AFTER = config.env_str("WS_TOKEN_PURGE_AFTER", "7d")
+WS_TOKEN_PURGE_INTERVAL = config.env_float("WS_TOKEN_PURGE_INTERVAL", 3600.0)
 
 # Tokens: HS256 only, signed with WS_JWT_SECRET (never SECRET_KEY). Claims follow the spec
 # (sub, permissions, iat, exp) plus jti; see realtime/tokens.py.

@@ -96,6 +96,8 @@ class Hub:
                     asyncio.create_task(self._listen(), name="realtime-hub-listen"),
                     asyncio.create_task(self._heartbeat(), name="realtime-hub-heartbeat"),
                 ]
+                if settings.WS_TOKEN_PURGE_INTERVAL > 0:
+                    self._tasks.append(asyncio.create_task(self._purge_tokens(), name="realtime-hub-purge"))
                 if _polls_feed():
                     # From the newest change on: older ones were made before any socket here.
                     last = await database_sync_to_async(account_signals.latest_change)()
@@ -141,6 +143,24 @@ class Hub:
                 raise
             except Exception:  # noqa: BLE001
                 log.warning("hub: heartbeat failed; retrying", exc_info=True)
+
+    async def _purge_tokens(self) -> None:
+        """Delete expired token-registry rows now and then (every process does it: the
+        delete is idempotent, and a process that dies leaves no job half done)."""
+        from accounts.tokens import purge_expired_tokens
+        from realtime.tokens import parse_duration
+
+        after = parse_duration(settings.WS_TOKEN_PURGE_AFTER)
+        while True:
+            await asyncio.sleep(settings.WS_TOKEN_PURGE_INTERVAL)
+            try:
+                purged = await database_sync_to_async(purge_expired_tokens)(after)
+                if purged:
+                    log.info("hub: purged %d expired token row(s)", purged)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database failed; try again next time
+                log.warning("hub: purging expired tokens failed", exc_info=True)
 
     async def _poll_feed(self, last: int) -> None:
         """Act on the changes other processes committed (no Redis: see the module doc)."""

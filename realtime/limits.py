@@ -157,6 +157,28 @@ class UserBuckets:
         return {"command": bucket}
 
 
+def cache_window(key: str, rate: Rate) -> float:
+    """Count one hit of ``key`` in the current window of ``rate`` in Django's cache (shared
+    by every process with Redis); 0 if it is within the rate, else the seconds until the
+    window turns. For HTTP endpoints, off the socket's hot path."""
+    from django.core.cache import cache
+
+    if rate.unlimited:
+        return 0.0
+    now = time.time()
+    window = int(now // rate.window)
+    slot = f"rate:{key}:{window}"
+    cache.add(slot, 0, timeout=int(rate.window) + 1)
+    try:
+        hits = cache.incr(slot)
+    except ValueError:  # expired between add and incr: a new window
+        cache.add(slot, 1, timeout=int(rate.window) + 1)
+        hits = 1
+    if hits <= rate.count:
+        return 0.0
+    return round((window + 1) * rate.window - now, 3)
+
+
 class SocketCounts:
     """This process's sockets, counted per address (not yet authenticated) and per user."""
 
@@ -180,11 +202,19 @@ class SocketCounts:
 
 @register(Tags.security)
 def check_rates(app_configs, **kwargs) -> list[Error]:  # noqa: ANN001
-    """System check: every WS_RATE_* setting parses."""
+    """System check: every rate setting parses, and so does WS_TOKEN_PURGE_AFTER."""
+    from realtime.tokens import parse_duration
+
     errors = []
-    for name in [f"WS_RATE_{c.upper()}" for c in RATE_CLASSES] + ["WS_RATE_FLOOD", "WS_RATE_COMMAND_PER_USER"]:
+    for name in [f"WS_RATE_{c.upper()}" for c in RATE_CLASSES] + [
+        "WS_RATE_FLOOD", "WS_RATE_COMMAND_PER_USER", "WEBUI_SESSION_TOKEN_RATE",
+    ]:
         try:
             Rate.parse(getattr(settings, name), name)
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), id="realtime.E001"))
+    try:
+        parse_duration(settings.WS_TOKEN_PURGE_AFTER)
+    except ValueError as exc:
+        errors.append(Error(f"WS_TOKEN_PURGE_AFTER: {exc}", id="realtime.E002"))
     return errors

@@ -10,7 +10,7 @@ minted by any standard JWT library with the secret and the spec's claims are acc
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import TokenError
@@ -100,6 +100,17 @@ def mint(sub: str, permissions: list[str], expires_in: str | int | timedelta) ->
     token["sub"] = sub
     token["permissions"] = list(permissions)
     token["aud"] = settings.WS_JWT_AUDIENCE
+    return token
+
+
+def resign(sub: str, permissions: list[str], jti: str, issued_at: datetime, expires_at: datetime) -> WSToken:
+    """A registered token signed again from its registry row's claims (the text is never
+    stored): the same subject, permissions, jti, ``iat`` and ``exp``."""
+    token = WSToken()
+    token.payload.update(
+        exp=int(expires_at.timestamp()), iat=int(issued_at.timestamp()), jti=jti,
+        sub=sub, permissions=list(permissions), aud=settings.WS_JWT_AUDIENCE,
+    )
     return token
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils.crypto import salted_hmac
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts import permissions as perms
 from accounts.services import load_principal
@@ -34,9 +35,28 @@ def session_hash(session_key: str) -> str:
     return salted_hmac("webui.session-token", session_key, algorithm="sha256").hexdigest()
 
 
+def fresh_page_token(user: AbstractBaseUser, wanted: list[str], hashed: str) -> SessionToken | None:
+    """The session's newest page token again, while it has more than half its lifetime left
+    and carries exactly ``wanted``: reloading pages does not grow the registry. The token
+    text is never stored; it is signed again from its registry row (same claims, same jti),
+    so revoking that row still ends it."""
+    from accounts.models import IssuedToken
+
+    lifetime = tokens.parse_duration(settings.WEBUI_TOKEN_LIFETIME)
+    row = (
+        IssuedToken.objects.filter(user=user, session_hash=hashed, label=LABEL, revoked_at__isnull=True,
+                                   expires_at__gt=timezone.now() + lifetime / 2)
+        .order_by("-issued_at").first()
+    )
+    if row is None or row.permissions != wanted:
+        return None
+    token = tokens.resign(user.get_username(), row.permissions, row.jti, row.issued_at, row.expires_at)
+    return SessionToken(str(token), row.jti, int(row.expires_at.timestamp()), wanted)
+
+
 def mint_session_token(user: AbstractBaseUser, session) -> SessionToken | None:  # noqa: ANN001
     """A registered token for ``user``, tied to the login ``session`` (None when the user
-    is not active)."""
+    is not active): the session's still-fresh one if it has one, else a new one."""
 
     principal = load_principal(user.get_username())
     if principal is None:
@@ -44,6 +64,9 @@ def mint_session_token(user: AbstractBaseUser, session) -> SessionToken | None: 
     wanted = page_permissions(principal.grants)
     if session.session_key is None:
         session.save()
+    reused = fresh_page_token(user, wanted, session_hash(session.session_key))
+    if reused is not None:
+        return reused
     token = api.generate_token(
         principal.username, wanted, settings.WEBUI_TOKEN_LIFETIME, label=LABEL, issued_by=user,
         session_hash=session_hash(session.session_key),

@@ -8,6 +8,7 @@ permission again.
 from __future__ import annotations
 
 import logging
+import math
 from base64 import b32encode
 from typing import Any
 
@@ -35,6 +36,7 @@ from accounts.models import IssuedToken
 from accounts.services import load_principal
 from accounts.tokens import revoke_tokens
 from realtime import api
+from realtime.limits import Rate, cache_window
 from webui import session
 from webui.forms import CodeForm, MintTokenForm, RemoveDeviceForm
 
@@ -106,6 +108,13 @@ def session_token(request: HttpRequest) -> JsonResponse:
     """POST (session + CSRF): a short-lived socket token for the signed-in user's page."""
     if not request.user.is_authenticated:
         return JsonResponse({"message": "Sign in first", "code": "not_authenticated"}, status=401)
+    wait = cache_window(f"session-token:{request.user.pk}",
+                        Rate.parse(settings.WEBUI_SESSION_TOKEN_RATE, "WEBUI_SESSION_TOKEN_RATE"))
+    if wait:
+        response = JsonResponse({"message": f"Too many token requests; retry in {wait:g} s",
+                                 "code": "rate_limited", "retryAfter": wait}, status=429)
+        response["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
     minted = session.mint_session_token(request.user, request.session)
     if minted is None:
         return JsonResponse({"message": "This account is not active", "code": "inactive"}, status=403)
