@@ -77,10 +77,14 @@ async def get_stats(request: Request) -> Reply:
     )
 
 
-@event("getJobs", permission="jobs.view", reply="jobs")
+@event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs")
 async def get_jobs(request: Request) -> Reply:
-    """Every job with its grades."""
-    return Reply("jobs", {"jobs": await db(jobs.all_jobs)()})
+    """Every job with its grades (the spec's reply), or with ``limit`` one page of them and
+    ``next``, the cursor of the following page (null on the last)."""
+    if "limit" not in request.data:
+        return Reply("jobs", {"jobs": await db(jobs.all_jobs)()})
+    page, following = await db(jobs.page_of_jobs)(request.data["limit"], request.data["after"])
+    return Reply("jobs", {"jobs": page, "next": following})
 
 
 # -- commands the game server carries out -------------------------------------------------

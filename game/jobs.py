@@ -23,6 +23,16 @@ def all_jobs() -> list[dict]:
     return [as_dict(job) for job in Job.objects.order_by("name").prefetch_related(grades)]
 
 
+def page_of_jobs(limit: int, after: str = "") -> tuple[list[dict], str | None]:
+    """Up to ``limit`` jobs by name after the job named ``after``, and the cursor of the next
+    page (the last name given) or None when this page ends the catalogue. Keyset paging:
+    a job added or removed meanwhile never shifts a page."""
+    grades = Prefetch("grades", queryset=JobGrade.objects.order_by("grade"))
+    rows = list(Job.objects.filter(name__gt=after).order_by("name").prefetch_related(grades)[: limit + 1])
+    page = [as_dict(job) for job in rows[:limit]]
+    return page, (page[-1]["name"] if len(rows) > limit else None)
+
+
 def as_dict(job: Job) -> dict:
     """A job as the socket shows it (grades in the order they were fetched)."""
     return {

@@ -266,6 +266,19 @@ class GetBansSchema(serializers.Serializer):
     limit = StrictIntegerField(min_value=1, max_value=500, required=False, default=100)
 
 
+class GetJobsSchema(serializers.Serializer):
+    """``getJobs``: without ``limit`` the whole catalogue (the spec's reply); with it, one page
+    by job name, after the cursor ``after`` (the ``next`` of the page before)."""
+
+    limit = StrictIntegerField(min_value=1, max_value=500, required=False)
+    after = StrictCharField(max_length=50, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("after") and "limit" not in attrs:
+            raise serializers.ValidationError("after pages through the catalogue: give limit too.")
+        return attrs
+
+
 class GradeSchema(serializers.Serializer):
     grade = StrictIntegerField(min_value=0, max_value=1000)
     name = StrictCharField(max_length=50)

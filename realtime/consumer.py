@@ -320,6 +320,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _admit(self, rate_class: str, request_id: Any) -> bool:
         """Whether the socket's rate limits let a frame of ``rate_class`` through now."""
         verdict = self.limiter.check(rate_class)
+        if verdict is Verdict.ALLOW and rate_class == "command" and self.hub.user_buckets.shared \
+                and self.authenticated and not self.limiter.exempt:
+            wait = await self.hub.user_buckets.take_shared(self.user_id)
+            if wait:
+                verdict = self.limiter.refuse(rate_class, self.hub.user_buckets.rate().window, wait)
         if verdict is Verdict.ALLOW:
             return True
         if verdict is Verdict.REPORT:

@@ -79,7 +79,8 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._started: asyncio.Future | None = None
         self.counts = SocketCounts()  # sockets per address / user, for the caps
-        self.user_buckets = UserBuckets()  # commands per user, across their sockets
+        # Commands per user, across their sockets (and, with Redis, across processes).
+        self.user_buckets = UserBuckets(shared=presence.uses_redis())
 
     # -- life ---------------------------------------------------------------------------
 

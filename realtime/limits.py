@@ -13,6 +13,7 @@ authenticated yet count against their address, authenticated ones against their 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -22,6 +23,8 @@ from enum import Enum
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
+
+log = logging.getLogger(__name__)
 
 RATE_CLASSES = ("auth", "read", "command")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*(ms|s|m|h)?\s*$")
@@ -107,6 +110,7 @@ class ConnectionLimiter:
         self.throttled_until: dict[str, float] = {}
         self.exempt = False
         self.shared: dict[str, TokenBucket] = {}  # the user's buckets, shared by their sockets
+        self.remote_wait = 0.0  # what the user's Redis bucket said, when it refused
 
     @classmethod
     def from_settings(cls) -> ConnectionLimiter:
@@ -125,31 +129,82 @@ class ConnectionLimiter:
         now = clock()
         if (bucket is None or bucket.take(now)) and (shared is None or shared.take(now)):
             return Verdict.ALLOW
+        return self.refuse(rate_class, max(b.window for b in (bucket, shared) if b is not None))
+
+    def refuse(self, rate_class: str, window: float, wait: float = 0.0) -> Verdict:
+        """The verdict on a refused frame of ``rate_class`` (whichever bucket refused it;
+        ``wait``: how long a bucket kept elsewhere, in Redis, said to wait)."""
+        now = clock()
+        self.remote_wait = wait
         if self.flood is not None and not self.flood.take(now):
             return Verdict.CLOSE
         # A period lasts while refusals keep coming less than one window apart.
         until = self.throttled_until.get(rate_class, 0.0)
-        window = max(b.window for b in (bucket, shared) if b is not None)
         self.throttled_until[rate_class] = now + window
         return Verdict.DROP if now < until else Verdict.REPORT
 
     def retry_after(self, rate_class: str) -> float:
         """Seconds until a frame of ``rate_class`` would be accepted again."""
         waits = [b.wait() for b in (self.buckets.get(rate_class), self.shared.get(rate_class)) if b is not None]
-        return round(max(waits), 3) if waits else 0.0
+        waits.append(self.remote_wait)
+        return round(max(waits), 3)
+
+
+# GCRA (the generic cell rate algorithm) in one atomic step on Redis's own clock, so every
+# process and host agrees: a bucket of ARGV[2] seconds that refills one token every ARGV[1]
+# seconds is a "theoretical arrival time" per key. Answers 0 (allowed) or seconds to wait.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new = tat + interval
+if new - now > window then return tostring(new - now - window) end
+redis.call('SET', KEYS[1], tostring(new), 'PX', math.ceil(window * 1000) + 1000)
+return '0'
+"""
 
 
 class UserBuckets:
-    """This process's per-user buckets (``WS_RATE_COMMAND_PER_USER``), shared by every
-    socket of a user: commands are limited per user, not only per socket."""
+    """The per-user command bucket (``WS_RATE_COMMAND_PER_USER``), shared by every socket of
+    a user: commands are limited per user, not only per socket. Without Redis it is this
+    process's (one TokenBucket per user, taken in ``ConnectionLimiter.check``); with Redis
+    it is one bucket for the user across every process (:meth:`take_shared`, GCRA)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: bool = False) -> None:
         self.buckets: dict[object, TokenBucket] = {}
+        self.shared = shared
+        self._script = None
+
+    def rate(self) -> Rate:
+        return Rate.parse(settings.WS_RATE_COMMAND_PER_USER, "WS_RATE_COMMAND_PER_USER")
+
+    async def take_shared(self, user_id: object) -> float:
+        """Spend one command of ``user_id`` from the Redis bucket: 0 if allowed, else the
+        seconds to wait. A Redis failure allows the command (the socket's own bucket still
+        holds) and is logged: an outage must not stop moderators."""
+        rate = self.rate()
+        if rate.unlimited:
+            return 0.0
+        from realtime.presence import redis_client, redis_key
+
+        try:
+            client = redis_client()
+            if self._script is None or self._script.registered_client is not client:
+                self._script = client.register_script(_GCRA)
+            wait = await self._script(keys=[redis_key(f"rate:user:{user_id}")],
+                                      args=[rate.window / rate.count, rate.window])
+            return float(wait)
+        except Exception:  # noqa: BLE001
+            log.warning("the per-user command bucket in Redis failed; allowing", exc_info=True)
+            return 0.0
 
     def for_user(self, user_id: object) -> dict[str, TokenBucket]:
-        """The shared buckets of ``user_id``, by event class (none when the rate is off)."""
-        rate = Rate.parse(settings.WS_RATE_COMMAND_PER_USER, "WS_RATE_COMMAND_PER_USER")
-        if rate.unlimited:
+        """This process's shared buckets of ``user_id``, by event class (none when the rate is
+        off, or when the bucket is kept in Redis)."""
+        rate = self.rate()
+        if rate.unlimited or self.shared:
             return {}
         bucket = self.buckets.get(user_id)
         if bucket is None or bucket.window != rate.window or bucket.capacity != rate.count:

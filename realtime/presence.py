@@ -19,20 +19,21 @@ import weakref
 
 from django.conf import settings
 
-def _key(name: str) -> str:
+def redis_key(name: str) -> str:
+    """A Redis key of the platform's, under WS_REDIS_PREFIX."""
     return f"{settings.WS_REDIS_PREFIX}:ws:{name}"
 
 
 def procs_key() -> str:
-    return _key("procs")
+    return redis_key("procs")
 
 
 def where_key() -> str:
-    return _key("where")
+    return redis_key("where")
 
 
 def proc_key(channel: str) -> str:
-    return _key(f"proc:{channel}")
+    return redis_key(f"proc:{channel}")
 
 
 def uses_redis() -> bool:

@@ -98,3 +98,40 @@ async def test_jobs_manage_is_needed_to_change_jobs(viewer):
     reply = await ask(viewer, "createJob", POLICE)
     assert reply["data"]["code"] == "permission_denied"
     assert not await Job.objects.aexists()
+
+
+async def test_get_jobs_pages_through_the_catalogue_by_name(viewer, people):
+    from channels.db import database_sync_to_async
+
+    def catalogue() -> None:
+        for i in range(7):
+            job = Job.objects.create(name=f"job{i}", label=f"Job {i}")
+            JobGrade.objects.create(job=job, grade=0, name="worker", label="Worker", salary=10)
+
+    await database_sync_to_async(catalogue)()
+    everything = (await ask(viewer, "getJobs"))["data"]
+    assert list(everything) == ["jobs"]  # the spec's reply, whole, without paging fields
+    names, after, pages = [], "", 0
+    while True:
+        data = (await ask(viewer, "getJobs", {"limit": 3, "after": after}))["data"]
+        names += [job["name"] for job in data["jobs"]]
+        pages += 1
+        if data["next"] is None:
+            break
+        after = data["next"]
+    assert pages == 3 and names == [job["name"] for job in everything["jobs"]]
+    # A job added before the cursor does not shift the next page (keyset paging).
+    first = (await ask(viewer, "getJobs", {"limit": 3}))["data"]
+    await database_sync_to_async(Job.objects.create)(name="a_first", label="A")
+    second = (await ask(viewer, "getJobs", {"limit": 3, "after": first["next"]}))["data"]
+    assert [job["name"] for job in second["jobs"]] == ["job3", "job4", "job5"]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"limit": "3"}, "limit"),
+    ({"after": "job1"}, "give limit too"),
+])
+async def test_bad_paging_gets_a_clear_error(viewer, data, message):
+    reply = await ask(viewer, "getJobs", data)
+    assert reply["event"] == "error" and reply["data"]["code"] == "invalid_payload"
+    assert message in reply["data"]["message"]
