@@ -82,8 +82,6 @@ class IdentifiersField(serializers.Field):
             self.fail("too_many")
         result: dict[str, str] = {}
         for key, value in pairs:
-            if isinstance(key, str):
-                key = normal_identifier(key)
             if not isinstance(key, str) or not IDENTIFIER_TYPE.match(key):
                 self.fail("bad_type", kind=key)
             if not isinstance(value, str) or not normal_identifier(value):

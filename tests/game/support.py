@@ -144,7 +144,7 @@ def player(source: int, name: str | None = None, character: dict | None = None) 
     return {
         "source": source,
         "name": name,
-        "identifiers": {"license": f"license:{name}", "discord": f"discord:{source}00"},
+        "identifiers": {"license": f"license:{name.lower()}", "discord": f"discord:{source}00"},
         "character": character,
     }
 

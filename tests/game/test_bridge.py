@@ -27,10 +27,10 @@ async def test_snapshot_is_what_get_players_and_get_stats_answer(admin, bridge):
         "requestId": "p",
         "data": {"players": [
             {"source": 1, "name": "Ann",
-             "identifiers": {"license": "license:Ann", "discord": "discord:100"},
+             "identifiers": {"license": "license:ann", "discord": "discord:100"},
              "character": character},
             {"source": 5, "name": "Bob",
-             "identifiers": {"license": "license:Bob", "discord": "discord:500"},
+             "identifiers": {"license": "license:bob", "discord": "discord:500"},
              "character": None},
         ]},
     }
@@ -118,7 +118,7 @@ async def test_character_selected_and_updated_are_broadcast_and_stored(admin, vi
                                "cash": 400, "bank": 20}
     players = (await ask(admin, "getPlayers"))["data"]["players"]
     assert players[0]["character"] == {"id": 12, "name": "Eve Moreno", "job": "Taxi Driver", "cash": 400, "bank": 20}
-    assert (await Character.objects.aget(id=12)).license == "license:Eve"
+    assert (await Character.objects.aget(id=12)).license == "license:eve"
 
 
 @pytest.mark.parametrize(

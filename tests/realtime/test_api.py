@@ -36,9 +36,10 @@ def test_bad_durations_are_clear_errors(bad):
 def test_generate_token_has_the_spec_payload_and_is_registered():
     make_user("ops", ["players.view", "stats.view"])
     token = api.generate_token("ops", ["players.view"], "15m", label="dash")
-    claims = jwt.decode(token, settings.WS_JWT_SECRET, algorithms=["HS256"])
+    claims = jwt.decode(token, settings.WS_JWT_SECRET, algorithms=["HS256"], audience="fivem-platform")
     assert claims["sub"] == "ops" and claims["permissions"] == ["players.view"]
     assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
+    assert claims["aud"] == "fivem-platform"  # an added claim; the spec's four are all there
     issued = IssuedToken.objects.get(jti=claims["jti"])
     assert issued.label == "dash" and issued.permissions == ["players.view"]
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
@@ -69,7 +70,7 @@ def test_ws_token_prints_only_the_token():
     call_command("ws_token", "ops", "--permissions", "players.view,stats.view", "--expires", "24h", stdout=out)
     token = out.getvalue().strip()
     assert "\n" not in token
-    claims = jwt.decode(token, settings.WS_JWT_SECRET, algorithms=["HS256"])
+    claims = jwt.decode(token, settings.WS_JWT_SECRET, algorithms=["HS256"], audience="fivem-platform")
     assert claims["permissions"] == ["players.view", "stats.view"]
     with pytest.raises(CommandError, match="does not hold"):
         call_command("ws_token", "ops", "--permissions", "announce", stdout=StringIO())

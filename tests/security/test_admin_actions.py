@@ -72,8 +72,9 @@ async def test_a_ban_saved_in_admin_kicks_the_online_player_and_is_broadcast(sta
     ban = await Ban.objects.aget()
     assert banned["data"] == {"banId": ban.pk, "source": 3, "name": "Nova42", "reason": "cheating",
                               "expiresAt": None}
+    # Identifiers are stored in their normal form (lower case: issue 13 #20).
     assert sorted([i.value async for i in BanIdentifier.objects.filter(ban=ban)]) == [
-        "discord:300", "license:Nova42"]
+        "discord:300", "license:nova42"]
     entry = await AuditEntry.objects.aget(action="player.ban")
     assert (entry.actor_name, entry.outcome, entry.detail) == ("mod", "ok", "Nova42 banned")
 
