@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -36,16 +37,18 @@ def session_hash(session_key: str) -> str:
 
 
 def fresh_page_token(user: AbstractBaseUser, wanted: list[str], hashed: str) -> SessionToken | None:
-    """The session's newest page token again, while it has more than half its lifetime left
-    and carries exactly ``wanted``: reloading pages does not grow the registry. The token
+    """The session's newest page token again, while it has more than half its lifetime (and
+    more than twice WS_TOKEN_EXPIRY_WARNING) left and carries exactly ``wanted``: reloading pages does not grow the registry. The token
     text is never stored; it is signed again from its registry row (same claims, same jti),
     so revoking that row still ends it."""
     from accounts.models import IssuedToken
 
-    lifetime = tokens.parse_duration(settings.WEBUI_TOKEN_LIFETIME)
+    # Never one the socket is about to warn of (tokenExpiring): the page asks here to renew.
+    keep = max(tokens.parse_duration(settings.WEBUI_TOKEN_LIFETIME) / 2,
+               timedelta(seconds=2 * settings.WS_TOKEN_EXPIRY_WARNING))
     row = (
         IssuedToken.objects.filter(user=user, session_hash=hashed, label=LABEL, revoked_at__isnull=True,
-                                   expires_at__gt=timezone.now() + lifetime / 2)
+                                   expires_at__gt=timezone.now() + keep)
         .order_by("-issued_at").first()
     )
     if row is None or row.permissions != wanted:
