@@ -1,0 +1,11 @@
+"""The HTTP API's URLs (/api/v1/...), derived from the event registry (realtime/httpapi.py)."""
+
+from django.urls import path, re_path
+
+from realtime import httpapi
+
+urlpatterns = [
+    *httpapi.urlpatterns(),
+    # Anything else under /api/ answers in the API's own shape, not Django's HTML 404.
+    re_path(r"^api/", httpapi.not_found, name="api-not-found"),
+]
