@@ -15,6 +15,8 @@ Bodies are the socket's envelope without ``requestId``: ``{"event": "players", "
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
 import math
@@ -333,6 +335,11 @@ def envelope_response(event: str, data: Any, status: int = 200, headers: dict | 
     )
     for key, value in (headers or {}).items():
         response[key] = value
+    if status >= 400:
+        # An answer, not a failure of the platform: Django's request log would print every
+        # 401/422 (and 503 for an offline game server, as an ERROR). Internal errors are
+        # logged where they are caught.
+        response._has_been_logged = True
     return response
 
 
@@ -384,12 +391,22 @@ async def run_event(spec: EventSpec, data: Any, user: ApiPrincipal) -> HttpRespo
     if wait is not None:
         raise RateLimited(f"Too many {spec.rate} requests; retry in {wait:g} s", retryAfter=wait)
     validated = spec.validate(data)
-    await get_hub().start()  # commands wait for the game server's answer through the hub
+    await start_hub()
     request = Request(event=spec.name, data=validated, request_id=None, connection=HttpConnection(user))
     reply = await spec.handler(request)
     if isinstance(reply, Reply):
         return envelope_response(reply.event, reply.data)
     return envelope_response("ack", None)
+
+
+async def start_hub() -> None:
+    """Start this process's hub (commands wait for the game server's answer through it)
+    outside the request's context: its tasks outlive the request, and would otherwise
+    inherit the request's thread-sensitive executor, which Django closes at its end."""
+    hub = get_hub()
+    if hub.running:
+        return
+    await asyncio.get_running_loop().create_task(hub.start(), context=contextvars.Context())
 
 
 class EventView(APIView):
@@ -443,3 +460,24 @@ def urlpatterns() -> list:
 async def not_found(request, *args, **kwargs) -> HttpResponse:  # noqa: ANN001
     """A path under /api/ that is no operation."""
     return error_response(UnknownEvent(f"No API operation at {request.path}"))
+
+
+async def schema_view(request) -> HttpResponse:  # noqa: ANN001
+    """GET /api/v1/schema: the OpenAPI 3.1 document, generated from the registry (public:
+    it says what PROTOCOL.md says; every operation still needs a token)."""
+    from realtime.openapi import document
+
+    if request.method not in ("GET", "HEAD"):
+        return error_response(MethodNotAllowed())
+    response = HttpResponse(json.dumps(document(), indent=1), content_type="application/vnd.oai.openapi+json")
+    response["Allow"] = "GET, HEAD"
+    return response
+
+
+async def reference_view(request) -> HttpResponse:  # noqa: ANN001
+    """GET /api/v1/docs: the interactive reference page (static/js/api-reference.js, no CDN)."""
+    from django.template.loader import render_to_string
+
+    if request.method not in ("GET", "HEAD"):
+        return error_response(MethodNotAllowed())
+    return HttpResponse(render_to_string("realtime/api_reference.html", {"schema_url": "/api/v1/schema"}))

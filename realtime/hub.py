@@ -83,6 +83,11 @@ class Hub:
 
     # -- life ---------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`start` has finished."""
+        return self._started is not None and self._started.done() and self._started.exception() is None
+
     async def start(self) -> None:
         """Open this process's channel and start listening (idempotent, concurrency-safe)."""
         if self._started is None:

@@ -5,6 +5,8 @@ from django.urls import path, re_path
 from realtime import httpapi
 
 urlpatterns = [
+    path("api/v1/schema", httpapi.schema_view, name="api-schema"),
+    path("api/v1/docs", httpapi.reference_view, name="api-docs"),
     *httpapi.urlpatterns(),
     # Anything else under /api/ answers in the API's own shape, not Django's HTML 404.
     re_path(r"^api/", httpapi.not_found, name="api-not-found"),
