@@ -88,13 +88,16 @@ def _error_response(code_list: list[str], description: str) -> dict:
 
 
 def _errors_by_status(op: httpapi.Operation) -> dict[str, list[str]]:
-    codes = ["invalid_token", "not_authenticated", "rate_limited", "internal_error", "service_unavailable"]
+    # invalid_message: NUL or a lone surrogate in any string (path, query or body) is refused
+    # as on the socket, before the schema is consulted.
+    codes = ["invalid_message", "invalid_token", "not_authenticated", "rate_limited", "internal_error",
+             "service_unavailable"]
     if op.spec.needs is not None:
         codes.append("permission_denied")
     if op.spec.schema is not None or op.params:
         codes.append("invalid_payload")
     if op.method not in ("GET", "DELETE"):
-        codes += ["invalid_message", "frame_too_large", "unsupported_media_type"]
+        codes += ["frame_too_large", "unsupported_media_type"]
     if op.spec.rate == "command":
         codes += ["not_found", "conflict", "game_server_offline", "command_failed"]
     by_status: dict[str, list[str]] = {}
