@@ -53,6 +53,9 @@ config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.
 WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
+# How long a command's idempotency key (HTTP Idempotency-Key, socket idempotencyKey) is kept:
+# a retry with the same key within it gets the first answer (realtime/idempotency.py).
+WS_IDEMPOTENCY_WINDOW = config.env_str("WS_IDEMPOTENCY_WINDOW", "24h")
 # Bounds of the job catalogue (docs/SECURITY.md, "Bounds on what one account can make the
 # platform hold"): the whole catalogue goes to the game server in one frame, and the FiveM
 # resource accepts frames of at most 16 MiB (fivem/server/lib/connection.js, maxPayload).

@@ -39,7 +39,7 @@ from rest_framework.renderers import JSONRenderer
 
 from accounts import permissions as perms
 from accounts import services
-from realtime import protocol, tokens
+from realtime import idempotency, protocol, tokens
 from realtime.hub import get_hub
 from realtime.limits import ConnectionLimiter, Rate, Verdict
 from realtime.protocol import (
@@ -381,7 +381,7 @@ def as_protocol_error(exc: Exception) -> ProtocolError:
 # -- running an event ------------------------------------------------------------------
 
 
-async def run_event(spec: EventSpec, data: Any, user: ApiPrincipal) -> HttpResponse:
+async def run_event(spec: EventSpec, data: Any, user: ApiPrincipal, idempotency_key: str | None = None) -> HttpResponse:
     """One event for an authenticated caller: permission, rate class, validation, the
     handler; its reply (or error) as the HTTP response."""
     needs = spec.needs
@@ -392,11 +392,15 @@ async def run_event(spec: EventSpec, data: Any, user: ApiPrincipal) -> HttpRespo
         raise RateLimited(f"Too many {spec.rate} requests; retry in {wait:g} s", retryAfter=wait)
     validated = spec.validate(data)
     await start_hub()
-    request = Request(event=spec.name, data=validated, request_id=None, connection=HttpConnection(user))
-    reply = await spec.handler(request)
+    request = Request(
+        event=spec.name, data=validated, request_id=None, connection=HttpConnection(user),
+        idempotency_key=idempotency_key,
+    )
+    reply = await idempotency.run(spec, request, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if isinstance(reply, idempotency.Replayed) else None
     if isinstance(reply, Reply):
-        return envelope_response(reply.event, reply.data)
-    return envelope_response("ack", None)
+        return envelope_response(reply.event, reply.data, headers=headers)
+    return envelope_response("ack", None, headers=headers)
 
 
 async def start_hub() -> None:
@@ -431,7 +435,7 @@ class EventView(APIView):
         if not isinstance(user, ApiPrincipal):
             raise NotAuthenticated("Send Authorization: Bearer <token>")
         data = request_data(op, request, kwargs)
-        return await run_event(op.spec, data, user)
+        return await run_event(op.spec, data, user, request.headers.get("Idempotency-Key"))
 
     get = post = put = patch = delete = dispatch_event
 

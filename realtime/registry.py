@@ -46,6 +46,8 @@ class Request:
     data: Any
     request_id: Any
     connection: RealtimeConsumer
+    # A command's idempotency key (socket idempotencyKey, HTTP Idempotency-Key): realtime/idempotency.py.
+    idempotency_key: str | None = None
 
     @property
     def client_id(self) -> str:
