@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "axes",
     # Two-factor sign-in for staff (TOTP): accounts/middleware.py, webui/views.py.
     "django_otp",
@@ -113,6 +114,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS for the HTTP API only (CORS_URLS_REGEX), before anything that may answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -270,6 +273,15 @@ if CONTENT_SECURITY_POLICY is None:
     from project.csp import DEFAULT_POLICY as CONTENT_SECURITY_POLICY
 CONTENT_SECURITY_POLICY_REPORT_ONLY = config.env_bool("CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
 CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# CORS for browser dashboards on other origins calling the HTTP API (/api/ only): an
+# allow-list, empty (off) by default. Bearer tokens, never cookies: no credentials mode.
+CORS_ALLOWED_ORIGINS = config.env_list("API_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_PREFLIGHT_MAX_AGE = 600
 
 LOGGING = {
     "version": 1,
