@@ -12,7 +12,7 @@ from rest_framework import serializers
 from accounts import permissions as perms
 from accounts.services import note_token_used
 from realtime import access, api, protocol, tokens
-from realtime.fields import StrictCharField
+from realtime.fields import StrictBooleanField, StrictCharField
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event, registry
 
@@ -154,7 +154,16 @@ async def send_to_client(request: Request) -> Reply:
     return Reply("sent", {"delivered": delivered})
 
 
-@event("getConnectedClients", permission=perms.GAMESERVER, reply="clients", http="GET /clients")
+class ConnectedClientsSchema(serializers.Serializer):
+    detail = StrictBooleanField(required=False, default=False)
+
+
+@event("getConnectedClients", permission=perms.GAMESERVER, schema=ConnectedClientsSchema, reply="clients",
+       http="GET /clients")
 async def get_connected_clients(request: Request) -> Reply:
-    """The export getConnectedClients(): ids of every authenticated client."""
+    """The export getConnectedClients(): ids of every authenticated client; with detail,
+    also each one's user and whether it is a game server's bridge."""
+    if request.data["detail"]:
+        details = await api.aget_client_details()
+        return Reply("clients", {"clients": [d["clientId"] for d in details], "details": details})
     return Reply("clients", {"clients": await api.aget_connected_clients()})
