@@ -461,27 +461,42 @@ def urlpatterns() -> list:
     return patterns
 
 
-async def not_found(request, *args, **kwargs) -> HttpResponse:  # noqa: ANN001
+class _PlainView(APIView):
+    """The API's other paths: DRF views too (bearer tokens, never cookies: no CSRF), with
+    the API's error shape."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        return error_response(as_protocol_error(exc))
+
+
+class NotFoundView(_PlainView):
     """A path under /api/ that is no operation."""
-    return error_response(UnknownEvent(f"No API operation at {request.path}"))
+
+    async def answer(self, request, *args, **kwargs) -> HttpResponse:  # noqa: ANN001
+        return error_response(UnknownEvent(f"No API operation at {request.path}"))
+
+    get = post = put = patch = delete = answer
 
 
-async def schema_view(request) -> HttpResponse:  # noqa: ANN001
+class SchemaView(_PlainView):
     """GET /api/v1/schema: the OpenAPI 3.1 document, generated from the registry (public:
     it says what PROTOCOL.md says; every operation still needs a token)."""
-    from realtime.openapi import document
 
-    if request.method not in ("GET", "HEAD"):
-        return error_response(MethodNotAllowed())
-    response = HttpResponse(json.dumps(document(), indent=1), content_type="application/vnd.oai.openapi+json")
-    response["Allow"] = "GET, HEAD"
-    return response
+    async def get(self, request) -> HttpResponse:  # noqa: ANN001
+        from realtime.openapi import document
+
+        return HttpResponse(json.dumps(document(), indent=1), content_type="application/vnd.oai.openapi+json")
 
 
-async def reference_view(request) -> HttpResponse:  # noqa: ANN001
+class ReferenceView(_PlainView):
     """GET /api/v1/docs: the interactive reference page (static/js/api-reference.js, no CDN)."""
-    from django.template.loader import render_to_string
 
-    if request.method not in ("GET", "HEAD"):
-        return error_response(MethodNotAllowed())
-    return HttpResponse(render_to_string("realtime/api_reference.html", {"schema_url": "/api/v1/schema"}))
+    async def get(self, request) -> HttpResponse:  # noqa: ANN001
+        from django.template.loader import render_to_string
+
+        return HttpResponse(render_to_string("realtime/api_reference.html", {"schema_url": "/api/v1/schema"}))

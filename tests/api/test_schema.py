@@ -78,3 +78,20 @@ async def test_the_reference_page_is_served_without_a_cdn():
     script = finders.find("js/api-reference.js")
     assert script and "fetch(schemaUrl)" in open(script).read()
     assert "https://" not in open(script).read()
+
+
+def test_http_only_error_codes_are_documented():
+    from pathlib import Path
+
+    protocol = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
+    for code in httpapi.HTTP_ERROR_CODES:
+        assert f"| `{code}` |" in protocol
+    assert "## The HTTP API" in protocol
+
+
+async def test_other_api_paths_answer_in_the_api_shape():
+    for method in ("GET", "POST", "DELETE"):
+        answer = await call(method, "/api/v1/nope", body={} if method == "POST" else None)
+        assert (answer.status, answer.code) == (404, "unknown_event"), method
+    answer = await call("POST", "/api/v1/schema", body={})
+    assert (answer.status, answer.code) == (405, "method_not_allowed")
