@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from tests.live import Platform, start_simulator, token  # noqa: E402
+import jwt  # noqa: E402
+
+from tests.live import Platform, start_simulator  # noqa: E402
 
 
 class HttpClient:
@@ -155,7 +157,10 @@ def main() -> None:
                                       "--online", str(args.players), "--pace", "0")
         try:
             output.wait_for(r"snapshot \d+ players online", timeout=60)
-            asyncio.run(bench(args, server.port, token(platform, "boss", ["admin"])))
+            now = int(time.time())
+            bearer = jwt.encode({"sub": "boss", "permissions": ["admin"], "iat": now, "exp": now + 3600},
+                                platform.env["WS_JWT_SECRET"], algorithm="HS256")
+            asyncio.run(bench(args, server.port, bearer))
         finally:
             sim.terminate()
             sim.wait(10)

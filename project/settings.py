@@ -134,6 +134,12 @@ MIDDLEWARE = [
     "project.csp.ContentSecurityPolicyMiddleware",
 ]
 
+# The HTTP API's own middleware (project/api_asgi.py): bearer tokens, JSON, no sessions.
+API_MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
+
 # Staff log in with Django's authentication; django-axes throttles failed logins.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -333,6 +333,8 @@ def envelope_response(event: str, data: Any, status: int = 200, headers: dict | 
     response = HttpResponse(
         protocol.encode(event, data), status=status, content_type="application/json"
     )
+    response["Content-Length"] = str(len(response.content))
+    response["Cache-Control"] = "no-store"  # answers about live state, for one token
     for key, value in (headers or {}).items():
         response[key] = value
     if status >= 400:
