@@ -39,6 +39,11 @@ class ApiHandler(ASGIHandler):
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
             raise ValueError(f"the API handler serves HTTP, not {scope['type']}")
+        from realtime.httpapi import start_hub
+
+        # Before any token is checked: the hub is what makes this process forget cached
+        # access when a token is revoked or grants change elsewhere (realtime.access).
+        await start_hub()
         await self.handle(scope, receive, send)
 
 

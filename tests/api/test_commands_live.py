@@ -82,3 +82,30 @@ def test_without_a_user_holding_gameserver_they_say_so(platform):
     platform.env["WS_PORT"] = str(server.port)
     result = platform.manage("ws_broadcast", "notice", "{}", check=False)
     assert result.returncode == 1 and "--as USERNAME" in result.stderr
+
+
+def test_a_token_revoked_by_another_process_stops_working_over_http(no_redis):
+    """No socket ever connects to this server: its HTTP API alone must follow ws_revoke."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    platform = no_redis
+    server = platform.start("uvicorn")
+    minted = json.loads(platform.shell(
+        "import json; from realtime.api import generate_token; "
+        "print(json.dumps(generate_token('viewer', ['stats.view'], '1h')))").strip().splitlines()[-1])
+
+    def status() -> int:
+        request = urllib.request.Request(f"{server.http}/api/v1/stats", headers={"Authorization": f"Bearer {minted}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status() == 200  # the principal and the token's state are now cached in the server
+    platform.manage("ws_revoke", "--user", "viewer")
+    deadline = time.monotonic() + 10
+    while status() != 401:
+        assert time.monotonic() < deadline, "the revoked token still works over HTTP"
