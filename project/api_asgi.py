@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.middleware.security import SecurityMiddleware
 from django.utils.module_loading import import_string
 
 
@@ -56,3 +57,15 @@ class ApiRouter:
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         app = self.api if scope["type"] == "http" and scope["path"].startswith("/api/") else self.site
         await app(scope, receive, send)
+
+
+class InlineSecurityMiddleware(SecurityMiddleware):
+    """Django's SecurityMiddleware (HSTS, HTTPS redirect, nosniff, Referrer-Policy, COOP),
+    its two hooks run on the event loop: they only read settings and headers, so the two
+    thread hops per request Django's MiddlewareMixin would make buy nothing."""
+
+    async def __acall__(self, request):  # noqa: ANN001, ANN204
+        response = self.process_request(request)
+        if response is None:
+            response = await self.get_response(request)
+        return self.process_response(request, response)

@@ -137,7 +137,7 @@ MIDDLEWARE = [
 # The HTTP API's own middleware (project/api_asgi.py): bearer tokens, JSON, no sessions.
 API_MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "project.api_asgi.InlineSecurityMiddleware",
 ]
 
 # Staff log in with Django's authentication; django-axes throttles failed logins.
