@@ -501,4 +501,10 @@ class ReferenceView(_PlainView):
     async def get(self, request) -> HttpResponse:  # noqa: ANN001
         from django.template.loader import render_to_string
 
-        return HttpResponse(render_to_string("realtime/api_reference.html", {"schema_url": "/api/v1/schema"}))
+        from project.csp import ContentSecurityPolicyMiddleware
+
+        response = HttpResponse(render_to_string("realtime/api_reference.html", {"schema_url": "/api/v1/schema"}))
+        # A page, unlike the API's answers: the web admin's CSP and framing rule (the API's
+        # handler runs neither middleware).
+        response["X-Frame-Options"] = "DENY"
+        return ContentSecurityPolicyMiddleware(lambda r: r).process_response(request, response)
