@@ -103,3 +103,26 @@ def test_across_server_processes(platform):
     assert second[2] == first[2] and second[1].get("idempotent-replayed") == "true"
     count = platform.shell("from game.models import Ban; print(Ban.objects.count())").strip().splitlines()[-1]
     assert count == "1"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_concurrent_retry_is_not_carried_out_twice(people, bridge):
+    """The hand-driven bridge holds the first kick unanswered: its retry meanwhile is 409."""
+    import asyncio
+
+    from tests.game.support import send_snapshot
+
+    player = {"source": 7, "name": "Held", "identifiers": {"license": "license:held"}}
+    await send_snapshot(bridge, [player])
+    token = spec_token("boss", ["admin"])
+    first = asyncio.ensure_future(call("POST", "/api/v1/players/7/kick", token, {"reason": "x"},
+                                       headers={"Idempotency-Key": "held"}))
+    command = await bridge.expect("kickPlayer")  # the platform waits for the bridge now
+    retry = await call("POST", "/api/v1/players/7/kick", token, {"reason": "x"}, headers={"Idempotency-Key": "held"})
+    assert (retry.status, retry.code) == (409, "conflict")
+    await bridge.send({"event": "commandResult", "requestId": command["requestId"], "data": {"ok": True, "message": "kicked"}})
+    done = await first
+    assert done.status == 200, done.body
+    replay = await call("POST", "/api/v1/players/7/kick", token, {"reason": "x"}, headers={"Idempotency-Key": "held"})
+    assert replay.json == done.json and replay.headers["idempotent-replayed"] == "true"
+    assert await AuditEntry.objects.filter(action="player.kick").acount() == 1
