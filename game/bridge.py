@@ -29,7 +29,7 @@ def _status(data: dict, online_players: int) -> dict:
 
 
 @event("serverSnapshot", permission=GAMESERVER, schema=schemas.SnapshotSchema,
-       reply="snapshotAccepted", ordered=True)
+       reply="snapshotAccepted", ordered=True, http=False)
 async def server_snapshot(request: Request) -> Reply:
     """The game server's whole state; replaces what the platform knew (sent on connect)."""
     data = request.data
@@ -44,7 +44,7 @@ async def server_snapshot(request: Request) -> Reply:
 
 
 @event("snapshotPlayers", permission=GAMESERVER, schema=schemas.SnapshotPlayersSchema,
-       reply="snapshotAccepted", ordered=True)
+       reply="snapshotAccepted", ordered=True, http=False)
 async def snapshot_players(request: Request) -> Reply:
     """More players of this bridge's snapshot, when they do not fit in one frame."""
     players = request.data["players"]
@@ -58,7 +58,7 @@ async def snapshot_players(request: Request) -> Reply:
     return Reply("snapshotAccepted", {"players": state["online_players"]})
 
 
-@event("playerJoined", permission=GAMESERVER, schema=schemas.PlayerJoinedSchema, ordered=True)
+@event("playerJoined", permission=GAMESERVER, schema=schemas.PlayerJoinedSchema, ordered=True, http=False)
 async def player_joined(request: Request) -> None:
     """A player joined the game server (after the bridge's checkBan admitted them)."""
     data = request.data
@@ -70,7 +70,7 @@ async def player_joined(request: Request) -> None:
     )
 
 
-@event("playerLeft", permission=GAMESERVER, schema=schemas.PlayerLeftSchema, ordered=True)
+@event("playerLeft", permission=GAMESERVER, schema=schemas.PlayerLeftSchema, ordered=True, http=False)
 async def player_left(request: Request) -> None:
     """A player left the game server (for whatever reason, kicks and bans included)."""
     source, reason = request.data["source"], request.data["reason"]
@@ -79,7 +79,7 @@ async def player_left(request: Request) -> None:
     await api.abroadcast("playerLeft", {"source": source, "name": name, "reason": reason})
 
 
-@event("characterSelected", permission=GAMESERVER, schema=schemas.CharacterSelectedSchema, ordered=True)
+@event("characterSelected", permission=GAMESERVER, schema=schemas.CharacterSelectedSchema, ordered=True, http=False)
 async def character_selected(request: Request) -> None:
     """A player chose the character they play."""
     source, character = request.data["source"], request.data["character"]
@@ -90,7 +90,7 @@ async def character_selected(request: Request) -> None:
     )
 
 
-@event("characterUpdated", permission=GAMESERVER, schema=schemas.CharacterUpdatedSchema, ordered=True)
+@event("characterUpdated", permission=GAMESERVER, schema=schemas.CharacterUpdatedSchema, ordered=True, http=False)
 async def character_updated(request: Request) -> None:
     """A player's character changed job, cash, bank or name."""
     changes = dict(request.data)
@@ -103,7 +103,7 @@ async def character_updated(request: Request) -> None:
     )
 
 
-@event("checkBan", permission=GAMESERVER, schema=schemas.CheckBanSchema, reply="banStatus")
+@event("checkBan", permission=GAMESERVER, schema=schemas.CheckBanSchema, reply="banStatus", http="POST /bans/check")
 async def check_ban(request: Request) -> Reply:
     """Whether a connecting player's identifiers are banned: {banned, reason, expiresAt}."""
     values = list(request.data["identifiers"].values())

@@ -46,7 +46,7 @@ def _bridge_and_players() -> tuple[str | None, RawJSON, RawJSON]:
     )
 
 
-@event("getPlayers", permission="players.view", reply="players")
+@event("getPlayers", permission="players.view", reply="players", http="GET /players")
 async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline);
     ``ip:`` identifiers only for holders of players.ip."""
@@ -57,7 +57,7 @@ async def get_players(request: Request) -> Reply:
     return Reply("players", players)
 
 
-@event("getStats", permission="stats.view", reply="stats")
+@event("getStats", permission="stats.view", reply="stats", http="GET /stats")
 async def get_stats(request: Request) -> Reply:
     """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online/serverName."""
     state = await view.read("state", world.server_state)
@@ -77,7 +77,7 @@ async def get_stats(request: Request) -> Reply:
     )
 
 
-@event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs")
+@event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs", http="GET /jobs")
 async def get_jobs(request: Request) -> Reply:
     """Every job with its grades (the spec's reply), or with ``limit`` one page of them and
     ``next``, the cursor of the following page (null on the last)."""
@@ -95,7 +95,8 @@ async def _online_player(request: Request, action: str, source: int) -> tuple[st
     return await actions.online_player(actor_of(request), action, source, commands.summary(request.data))
 
 
-@event("kickPlayer", permission="players.kick", schema=schemas.KickSchema, reply="success", rate="command")
+@event("kickPlayer", permission="players.kick", schema=schemas.KickSchema, reply="success", rate="command",
+       http="POST /players/{source}/kick")
 async def kick_player(request: Request) -> Reply:
     """Have the game server drop a player; everyone gets playerKicked."""
     source, reason = request.data["source"], request.data["reason"]
@@ -109,7 +110,8 @@ async def kick_player(request: Request) -> Reply:
     return Reply("success", {"message": f"Player {source} kicked"})
 
 
-@event("announce", permission="announce", schema=schemas.AnnounceSchema, reply="success", rate="command")
+@event("announce", permission="announce", schema=schemas.AnnounceSchema, reply="success", rate="command",
+       http="POST /announcements")
 async def announce(request: Request) -> Reply:
     """Show a message to every player in the game; everyone gets announcement."""
     data = dict(request.data)
@@ -125,7 +127,8 @@ async def announce(request: Request) -> Reply:
 # -- bans ---------------------------------------------------------------------------------
 
 
-@event("banPlayer", permission="players.ban", schema=schemas.BanSchema, reply="success", rate="command")
+@event("banPlayer", permission="players.ban", schema=schemas.BanSchema, reply="success", rate="command",
+       http="POST /bans")
 async def ban_player(request: Request) -> Reply:
     """Ban an online player (by source: kicked now) or anyone (by identifiers)."""
     data = request.data
@@ -138,14 +141,16 @@ async def ban_player(request: Request) -> Reply:
     return Reply("success", {"message": f"{who} banned", "ban": ban})
 
 
-@event("unbanPlayer", permission="players.ban", schema=schemas.UnbanSchema, reply="success", rate="command")
+@event("unbanPlayer", permission="players.ban", schema=schemas.UnbanSchema, reply="success", rate="command",
+       http="POST /bans/{banId}/unban")
 async def unban_player(request: Request) -> Reply:
     """Lift a ban by its id."""
     ban = await actions.do_unban(actor_of(request), request.data["banId"])
     return Reply("success", {"message": f"Ban {ban['id']} lifted", "ban": ban})
 
 
-@event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans")
+@event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans",
+       http="GET /bans")
 async def get_bans(request: Request) -> Reply:
     """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
     data = request.data
@@ -155,21 +160,24 @@ async def get_bans(request: Request) -> Reply:
 # -- jobs ---------------------------------------------------------------------------------
 
 
-@event("createJob", permission="jobs.manage", schema=schemas.JobSchema, reply="success", rate="command")
+@event("createJob", permission="jobs.manage", schema=schemas.JobSchema, reply="success", rate="command",
+       http="POST /jobs")
 async def create_job(request: Request) -> Reply:
     """A new job with its grades."""
     extra = await actions.do_create_job(actor_of(request), request.data)
     return Reply("success", {"message": f"Job {extra['job']['name']} created", **extra})
 
 
-@event("updateJob", permission="jobs.manage", schema=schemas.JobUpdateSchema, reply="success", rate="command")
+@event("updateJob", permission="jobs.manage", schema=schemas.JobUpdateSchema, reply="success", rate="command",
+       http="PATCH /jobs/{name}")
 async def update_job(request: Request) -> Reply:
     """Change a job's label and/or replace its grades."""
     extra = await actions.do_update_job(actor_of(request), request.data)
     return Reply("success", {"message": f"Job {extra['job']['name']} updated", **extra})
 
 
-@event("deleteJob", permission="jobs.manage", schema=schemas.JobNameSchema, reply="success", rate="command")
+@event("deleteJob", permission="jobs.manage", schema=schemas.JobNameSchema, reply="success", rate="command",
+       http="DELETE /jobs/{name}")
 async def delete_job(request: Request) -> Reply:
     """Delete a job and its grades."""
     extra = await actions.do_delete_job(actor_of(request), request.data["name"])
@@ -179,7 +187,7 @@ async def delete_job(request: Request) -> Reply:
 # -- audit --------------------------------------------------------------------------------
 
 
-@event("getAuditLog", permission=ADMIN, schema=schemas.AuditLogSchema, reply="auditLog")
+@event("getAuditLog", permission=ADMIN, schema=schemas.AuditLogSchema, reply="auditLog", http="GET /audit")
 async def get_audit_log(request: Request) -> Reply:
     """The audit trail, newest first; page with ``before`` = the last page's ``nextBefore``."""
     data = request.data

@@ -58,6 +58,13 @@ class IdentifiersField(serializers.Field):
     :func:`normal_identifier` form, so that bans and lookups compare one form.
     """
 
+    openapi_schema = {  # realtime/openapi.py
+        "oneOf": [
+            {"type": "object", "additionalProperties": {"type": "string", "maxLength": 128}, "maxProperties": MAX_IDENTIFIERS},
+            {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9_]+:", "maxLength": 128}, "maxItems": MAX_IDENTIFIERS},
+        ],
+        "examples": [{"license": "license:abc"}],
+    }
     default_error_messages = {
         "type": 'Must be an object like {{"license": "license:abc"}} or a list like ["license:abc"].',
         "too_many": f"At most {MAX_IDENTIFIERS} identifiers.",
@@ -104,6 +111,9 @@ class DurationField(serializers.Field):
     """
 
     PATTERN = re.compile(r"^\s*(-?\d+)\s*(s|m|h|d|w)?\s*$")
+    openapi_schema = {  # realtime/openapi.py
+        "oneOf": [{"type": "string", "examples": ["permanent", "30m", "2h", "7d"]}, {"type": "number", "exclusiveMinimum": 0}],
+    }
     UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
     default_error_messages = {
         "invalid": "Must be like 30m, 2h, 7d, 2w, a number of seconds, or \"permanent\".",

@@ -10,6 +10,7 @@ django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from project.api_asgi import ApiHandler, ApiRouter  # noqa: E402
 from project.proxy import ProxyHeadersMiddleware  # noqa: E402
 from project.staticfiles import StaticFiles  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
@@ -19,7 +20,8 @@ application = ProxyHeadersMiddleware(
     ProtocolTypeRouter(
         {
             # The platform serves its own static files: it must work offline, without a CDN.
-            "http": StaticFiles(django_http),
+            # /api/ (the HTTP API) gets its own lean Django handler (project/api_asgi.py).
+            "http": StaticFiles(ApiRouter(ApiHandler(), django_http)),
             "websocket": websocket_application,
         }
     )

@@ -58,6 +58,9 @@ config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.
 WS_COMMAND_TIMEOUT = config.env_float("WS_COMMAND_TIMEOUT", 10.0, minimum=0.1)
+# How long a command's idempotency key (HTTP Idempotency-Key, socket idempotencyKey) is kept:
+# a retry with the same key within it gets the first answer (realtime/idempotency.py).
+WS_IDEMPOTENCY_WINDOW = config.env_str("WS_IDEMPOTENCY_WINDOW", "24h")
 # Bounds of the job catalogue (docs/SECURITY.md, "Bounds on what one account can make the
 # platform hold"): the whole catalogue goes to the game server in one frame, and the FiveM
 # resource accepts frames of at most 16 MiB (fivem/server/lib/connection.js, maxPayload).
@@ -104,6 +107,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "axes",
     # Two-factor sign-in for staff (TOTP): accounts/middleware.py, webui/views.py.
     "django_otp",
@@ -115,6 +119,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS for the HTTP API only (CORS_URLS_REGEX), before anything that may answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +137,12 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "project.csp.ContentSecurityPolicyMiddleware",
+]
+
+# The HTTP API's own middleware (project/api_asgi.py): bearer tokens, JSON, no sessions.
+API_MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "project.api_asgi.InlineSecurityMiddleware",
 ]
 
 # Staff log in with Django's authentication; django-axes throttles failed logins.
@@ -279,6 +291,15 @@ if CONTENT_SECURITY_POLICY is None:
     from project.csp import DEFAULT_POLICY as CONTENT_SECURITY_POLICY
 CONTENT_SECURITY_POLICY_REPORT_ONLY = config.env_bool("CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
 CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# CORS for browser dashboards on other origins calling the HTTP API (/api/ only): an
+# allow-list, empty (off) by default. Bearer tokens, never cookies: no credentials mode.
+CORS_ALLOWED_ORIGINS = config.env_list("API_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
+CORS_PREFLIGHT_MAX_AGE = 600
 
 LOGGING = {
     "version": 1,

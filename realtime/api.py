@@ -159,3 +159,8 @@ async def aget_connected_clients() -> list[str]:
 
 def get_connected_clients() -> list[str]:
     return async_to_sync(aget_connected_clients)()
+
+
+async def aget_client_details() -> list[dict]:
+    """Every connected client: ``{clientId, username, bridge}`` (bridge: a game server's)."""
+    return await get_hub().client_details()

@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from realtime import protocol
+from realtime import idempotency, protocol
 from realtime.hub import get_hub
 from realtime.limits import ConnectionLimiter, Verdict
 from realtime.protocol import (
@@ -298,7 +298,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if admitted or await self._admit("read", request_id):
                 await self.send_error(error, request_id)
             return
-        request = Request(event=event, data=data, request_id=request_id, connection=self)
+        request = Request(
+            event=event, data=data, request_id=request_id, connection=self,
+            idempotency_key=message.get("idempotencyKey"),
+        )
         if not spec.auth or (spec.rate == "read" and not spec.ordered):
             # auth and reads run in place, in order: auth because later frames must see
             # its new state; reads because they never wait on anything but the database
@@ -363,7 +366,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _run(self, spec: EventSpec, request: Request) -> None:
         try:
-            reply = await spec.handler(request)
+            reply = await idempotency.run(spec, request, request.idempotency_key)
         except ProtocolError as error:
             await self.send_error(error, request.request_id)
             if error.close_code is not None:

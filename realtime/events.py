@@ -12,7 +12,7 @@ from rest_framework import serializers
 from accounts import permissions as perms
 from accounts.services import note_token_used
 from realtime import access, api, protocol, tokens
-from realtime.fields import StrictCharField
+from realtime.fields import StrictBooleanField, StrictCharField
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event, registry
 
@@ -21,7 +21,7 @@ class AuthSchema(serializers.Serializer):
     token = StrictCharField(max_length=8192, trim_whitespace=False)
 
 
-@event("auth", auth=False, schema=AuthSchema, reply="authenticated", rate="auth")
+@event("auth", auth=False, schema=AuthSchema, reply="authenticated", rate="auth", http=False)
 async def auth(request: Request) -> Reply:
     """Authenticate (or re-authenticate) the socket with a JWT."""
     conn = request.connection
@@ -79,7 +79,7 @@ async def _expired(conn) -> None:  # noqa: ANN001
     await conn.close_with(protocol.CLOSE_TOKEN_EXPIRED)
 
 
-@event("ping", reply="pong")
+@event("ping", reply="pong", http="GET /ping")
 async def ping(request: Request) -> Reply:
     """Round-trip check; answers the server's time in milliseconds."""
     return Reply("pong", {"time": int(time.time() * 1000)})
@@ -94,7 +94,7 @@ class GenerateTokenSchema(serializers.Serializer):
     expiresIn = StrictCharField(max_length=16, required=False, default=None)
 
 
-@event("generateToken", permission=perms.GAMESERVER, schema=GenerateTokenSchema, reply="token", rate="command")
+@event("generateToken", permission=perms.GAMESERVER, schema=GenerateTokenSchema, reply="token", rate="command", http="POST /tokens")
 async def generate_token(request: Request) -> Reply:
     """The export generateToken(sub, permissions, expiresIn): within sub's grants and the
     owner's allow-list for the bridge (realtime.api.check_bridge_mint); the bridge's user
@@ -134,7 +134,8 @@ class BroadcastSchema(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from None
 
 
-@event("broadcast", permission=perms.GAMESERVER, schema=BroadcastSchema, reply="ack", rate="command")
+@event("broadcast", permission=perms.GAMESERVER, schema=BroadcastSchema, reply="ack", rate="command",
+       http="POST /broadcast")
 async def broadcast(request: Request) -> None:
     """The export broadcast(event, data): to every authenticated client."""
     await api.abroadcast(request.data["event"], request.data["data"])
@@ -144,7 +145,8 @@ class SendToClientSchema(BroadcastSchema):
     clientId = StrictCharField(max_length=64)
 
 
-@event("sendToClient", permission=perms.GAMESERVER, schema=SendToClientSchema, reply="sent", rate="command")
+@event("sendToClient", permission=perms.GAMESERVER, schema=SendToClientSchema, reply="sent", rate="command",
+       http="POST /clients/{clientId}/send")
 async def send_to_client(request: Request) -> Reply:
     """The export sendToClient(clientId, event, data); answers whether it was delivered."""
     data = request.data
@@ -152,7 +154,16 @@ async def send_to_client(request: Request) -> Reply:
     return Reply("sent", {"delivered": delivered})
 
 
-@event("getConnectedClients", permission=perms.GAMESERVER, reply="clients")
+class ConnectedClientsSchema(serializers.Serializer):
+    detail = StrictBooleanField(required=False, default=False)
+
+
+@event("getConnectedClients", permission=perms.GAMESERVER, schema=ConnectedClientsSchema, reply="clients",
+       http="GET /clients")
 async def get_connected_clients(request: Request) -> Reply:
-    """The export getConnectedClients(): ids of every authenticated client."""
+    """The export getConnectedClients(): ids of every authenticated client; with detail,
+    also each one's user and whether it is a game server's bridge."""
+    if request.data["detail"]:
+        details = await api.aget_client_details()
+        return Reply("clients", {"clients": [d["clientId"] for d in details], "details": details})
     return Reply("clients", {"clients": await api.aget_connected_clients()})

@@ -84,6 +84,11 @@ class Hub:
 
     # -- life ---------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`start` has finished."""
+        return self._started is not None and self._started.done() and self._started.exception() is None
+
     async def start(self) -> None:
         """Open this process's channel and start listening (idempotent, concurrency-safe)."""
         if self._started is None:
@@ -197,7 +202,7 @@ class Hub:
     async def authenticated(self, consumer: RealtimeConsumer) -> None:
         """Record a socket's first successful auth in the shared presence."""
         if self.presence:
-            await self.presence.add(self.channel, consumer.client_id)
+            await self.presence.add(self.channel, consumer.client_id, _who(consumer))
 
     async def detach(self, consumer: RealtimeConsumer) -> None:
         self.clients.pop(consumer.client_id, None)
@@ -241,6 +246,14 @@ class Hub:
         if self.presence:
             return await self.presence.clients()
         return sorted(self.authenticated_ids())
+
+    async def client_details(self) -> list[dict]:
+        """Every connected client with its user and whether it is a game server's bridge
+        (a client holding ``gameserver``), in every process."""
+        if not self.presence:
+            return [_details(cid, _who(self.clients[cid])) for cid in self.authenticated_ids()]
+        ids = await self.presence.clients()
+        return [_details(cid, who) for cid, who in zip(ids, await self.presence.who(ids))]
 
     async def _locate(self, client_id: str) -> str | None:
         local = self.clients.get(client_id)
@@ -361,6 +374,15 @@ def _polls_feed() -> bool:
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def _who(consumer: RealtimeConsumer) -> str:
+    return f"{consumer.username or ''}\t{int('gameserver' in consumer.permissions)}"
+
+
+def _details(client_id: str, who: str | None) -> dict:
+    username, _, bridge = (who or "").partition("\t")
+    return {"clientId": client_id, "username": username or None, "bridge": bridge == "1"}
 
 
 def get_hub() -> Hub:

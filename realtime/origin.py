@@ -10,8 +10,9 @@ class OriginPolicy(OriginValidator):
     """Browsers must come from an allowed origin; clients that send no Origin header
     (bots, game servers, scripts) are let through unless WS_REQUIRE_ORIGIN is set.
 
-    Allowed origins are WS_ALLOWED_ORIGINS, or by default the hosts in ALLOWED_HOSTS.
-    A browser's ``Origin: null`` (sandboxed frames, file:// pages) is never allowed.
+    Allowed origins are the platform's own (the hosts in ALLOWED_HOSTS: its web admin must
+    always reach its socket) plus WS_ALLOWED_ORIGINS, which adds to them and never replaces
+    them (issue 18: listing a dashboard's origin used to lock the web admin out). A browser's ``Origin: null`` (sandboxed frames, file:// pages) is never allowed.
     """
 
     def __init__(self, application) -> None:  # noqa: ANN001
@@ -20,7 +21,7 @@ class OriginPolicy(OriginValidator):
     @property
     def allowed_origins(self) -> list[str]:
         # Read at each handshake, so that the settings in force (and tests') apply.
-        return list(settings.WS_ALLOWED_ORIGINS) or list(settings.ALLOWED_HOSTS)
+        return [*settings.ALLOWED_HOSTS, *settings.WS_ALLOWED_ORIGINS]
 
     @allowed_origins.setter
     def allowed_origins(self, value: list[str]) -> None:

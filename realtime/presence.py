@@ -9,6 +9,7 @@ Keys (Redis), each under WS_REDIS_PREFIX:
   <prefix>:ws:procs              sorted set: process channel -> last heartbeat (unix time)
   <prefix>:ws:where              hash: client id -> process channel
   <prefix>:ws:proc:<channel>     set: the client ids held by that process
+  <prefix>:ws:who                hash: client id -> "username<TAB>1" (1: a game server's bridge)
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def procs_key() -> str:
 
 def where_key() -> str:
     return redis_key("where")
+
+
+def who_key() -> str:
+    return _key("who")
 
 
 def proc_key(channel: str) -> str:
@@ -77,18 +82,27 @@ class RedisPresence:
         for channel in dead:
             await self.leave(channel)
 
-    async def add(self, channel: str, client_id: str) -> None:
+    async def add(self, channel: str, client_id: str, who: str = "") -> None:
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
             pipe.sadd(proc_key(channel), client_id)
             pipe.hset(where_key(), client_id, channel)
+            if who:
+                pipe.hset(who_key(), client_id, who)
             await pipe.execute()
+
+    async def who(self, client_ids: list[str]) -> list[str | None]:
+        """What :meth:`add` recorded about each client (None when nothing)."""
+        if not client_ids:
+            return []
+        return await redis_client().hmget(who_key(), client_ids)
 
     async def remove(self, channel: str, client_id: str) -> None:
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
             pipe.srem(proc_key(channel), client_id)
             pipe.hdel(where_key(), client_id)
+            pipe.hdel(who_key(), client_id)
             await pipe.execute()
 
     async def leave(self, channel: str) -> None:
@@ -98,6 +112,7 @@ class RedisPresence:
         async with r.pipeline(transaction=True) as pipe:
             if ids:
                 pipe.hdel(where_key(), *ids)
+                pipe.hdel(who_key(), *ids)
             pipe.delete(proc_key(channel))
             pipe.zrem(procs_key(), channel)
             await pipe.execute()

@@ -46,6 +46,8 @@ class Request:
     data: Any
     request_id: Any
     connection: RealtimeConsumer
+    # A command's idempotency key (socket idempotencyKey, HTTP Idempotency-Key): realtime/idempotency.py.
+    idempotency_key: str | None = None
 
     @property
     def client_id(self) -> str:
@@ -81,6 +83,9 @@ class EventSpec:
     ordered: bool = False  # True: a socket's frames of ordered events run one by one, in order
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The HTTP API's route (realtime/httpapi.py): "GET /players", "POST /players/{source}/kick";
+    # None: the uniform default POST /events/{name}; False: socket only (auth, the bridge's reports).
+    http: str | bool | None = None
 
     @cached_property  # read on every frame: computed once
     def needs(self) -> frozenset[str] | None:
@@ -136,6 +141,9 @@ def audience(permission: str | Iterable[str] | None) -> frozenset[str] | None:
     return needs
 
 
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
 class EventRegistry:
     """Name -> :class:`EventSpec`."""
 
@@ -178,6 +186,10 @@ class EventRegistry:
             spec.needs
         except ValueError:
             raise ValueError(f"{spec.name}: unknown permission {spec.permission!r}") from None
+        if spec.http not in (None, False) and (
+            not isinstance(spec.http, str) or spec.http.split(" ")[0] not in HTTP_METHODS
+        ):
+            raise ValueError(f"{spec.name}: http route must be 'METHOD /path', not {spec.http!r}")
         if spec.rate not in {"auth", "read", "command"}:
             raise ValueError(f"{spec.name}: unknown rate class {spec.rate!r}")
         self._events[spec.name] = spec
@@ -205,6 +217,7 @@ def event(
     reply: str | None = None,
     rate: str = "read",
     ordered: bool = False,
+    http: str | bool | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as the handler of socket event ``name``."""
 
@@ -219,6 +232,7 @@ def event(
                 reply=reply,
                 rate=rate,
                 ordered=ordered,
+                http=http,
                 description=(handler.__doc__ or "").strip().splitlines()[0]
                 if handler.__doc__
                 else "",

@@ -65,7 +65,7 @@ async def test_exports_from_another_process_need_redis_and_cross_processes(pg_pl
     ws_a, id_a = await open_authed(a.url, spec_token("viewer", ["stats.view"]))
     ws_b, id_b = await open_authed(b.url, spec_token("viewer", ["stats.view"]))
 
-    listed = platform.manage("ws_clients").stdout.split()
+    listed = platform.manage("ws_clients", "--ids").stdout.split()
     assert sorted(listed) == sorted([id_a, id_b])
 
     platform.manage("ws_broadcast", "serverNotice", '{"text": "hello"}')
@@ -95,12 +95,12 @@ async def test_a_killed_process_leaves_the_connected_list(pg_platform, redis_env
     a, b = platform.start(WS_PRESENCE_TTL="3"), platform.start(WS_PRESENCE_TTL="3")
     ws_a, id_a = await open_authed(a.url, spec_token("viewer", ["stats.view"]))
     ws_b, id_b = await open_authed(b.url, spec_token("viewer", ["stats.view"]))
-    assert sorted(platform.manage("ws_clients").stdout.split()) == sorted([id_a, id_b])
+    assert sorted(platform.manage("ws_clients", "--ids").stdout.split()) == sorted([id_a, id_b])
 
     a.kill()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 3 * 3 + 5  # TTL, plus one heartbeat period and process start-up
-    while platform.manage("ws_clients").stdout.split() != [id_b]:
+    while platform.manage("ws_clients", "--ids").stdout.split() != [id_b]:
         assert loop.time() < deadline, "killed process's client still listed"
     # B keeps serving.
     await ws_b.send(json.dumps({"event": "ping", "requestId": 1}))

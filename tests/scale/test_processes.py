@@ -114,7 +114,7 @@ async def test_a_redis_restart_is_survived(tmp_path, postgres_env):
                 break
             except (asyncio.TimeoutError, TimeoutError):
                 assert time.monotonic() < deadline, "broadcasts did not resume after the Redis restart"
-        while len(cluster.manage("ws_clients").stdout.split()) != 2:
+        while len(cluster.manage("ws_clients", "--ids").stdout.split()) != 2:
             assert time.monotonic() < deadline, "the connected list did not recover"
         assert (await on_b.ask("ping", None, "p2"))["event"] == "pong"
         await on_a.ws.close()
@@ -140,7 +140,7 @@ async def test_serve_processes_share_one_port_and_replace_a_dead_one(cluster):
     while len(clients) < 16 or r.zcard(procs_key) < 2:
         assert time.monotonic() < deadline, "the second server process never took a socket"
         clients.append(await LiveClient.open(server.url, token(cluster, "boss", ["players.view"])))
-    listed = set(cluster.manage("ws_clients").stdout.split())
+    listed = set(cluster.manage("ws_clients", "--ids").stdout.split())
     assert len(listed) == len(clients)
     cluster.manage("ws_broadcast", "everyone", '{"n": 1}')
     for client in clients:
