@@ -1,0 +1,93 @@
+"""A real local webhook receiver for the tests: an HTTP server in a thread that answers
+ok, fails, hangs or redirects, as the test says, and keeps every request it got."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """``mode``: "ok" (204), "fail" (503), "hang" (no answer until :meth:`release`),
+    "redirect" (307 to ``location``)."""
+
+    host: str = "127.0.0.1"
+    mode: str = "ok"
+    location: str = ""
+    requests: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition()
+        self.released = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with receiver.changed:
+                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    mode = receiver.mode
+                    receiver.changed.notify_all()
+                if mode == "hang":
+                    receiver.released.wait(60)
+                    return
+                if mode == "redirect":
+                    self.send_response(307)
+                    self.send_header("location", receiver.location)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(204 if mode == "ok" else 503)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/hook"
+
+    def set(self, mode: str) -> None:
+        with self.changed:
+            self.mode = mode
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
+        """The requests once there are ``count``, or AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while len(self.requests) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(self.requests)} of {count} requests within {timeout}s")
+                self.changed.wait(remaining)
+            return list(self.requests)
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,161 @@
+"""The sender: one per server process, delivering due outbox rows without blocking the socket.
+
+It runs as a task on the server's event loop; every HTTP request is asynchronous (httpx),
+bounded (WS_WEBHOOK_TIMEOUT for the whole request, redirects included; at most
+WS_WEBHOOK_CONCURRENCY at once) and every database call runs off the loop. Rows committed
+by this process wake it at once; rows of other processes are found by polling every
+WS_WEBHOOK_POLL seconds. Senders of several processes share the rows through leases
+(webhooks/outbox.py): a row is posted by one of them at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from webhooks import crypto, formats, outbox
+from webhooks.guard import AddressRefused, GuardedTransport
+from webhooks.models import Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 3
+USER_AGENT = "fivem-platform-webhooks/1"
+
+
+def headers(delivery: Delivery, body: bytes, now: int | None = None) -> dict[str, str]:
+    """Standard Webhooks headers for one attempt (the timestamp is the attempt's)."""
+    timestamp = int(time.time()) if now is None else now
+    out = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    secret = delivery.endpoint.secret
+    if secret:
+        out["webhook-signature"] = crypto.sign(secret, delivery.message_id, timestamp, body)
+    return out
+
+
+class Sender:
+    """Claims due deliveries and posts them; :meth:`run` until cancelled."""
+
+    def __init__(self, *, batch: int | None = None, client: httpx.AsyncClient | None = None) -> None:
+        self.concurrency = settings.WS_WEBHOOK_CONCURRENCY
+        self.batch = batch or self.concurrency
+        self.client = client or httpx.AsyncClient(
+            transport=GuardedTransport(max_connections=self.concurrency),
+            follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=False,
+            timeout=httpx.Timeout(settings.WS_WEBHOOK_TIMEOUT),
+        )
+        self.wakeup = asyncio.Event()
+        self.sent = 0
+
+    async def run(self) -> None:
+        """Deliver until cancelled; a failing database is retried, never fatal."""
+        loop = asyncio.get_running_loop()
+
+        def waker() -> None:
+            loop.call_soon_threadsafe(self.wakeup.set)
+
+        outbox.add_waker(waker)
+        try:
+            while True:
+                try:
+                    busy = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the database failed; keep serving, retry
+                    log.warning("webhooks: claiming deliveries failed; retrying", exc_info=True)
+                    busy = 0
+                if busy:
+                    continue
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), settings.WS_WEBHOOK_POLL)
+                except asyncio.TimeoutError:
+                    pass
+                self.wakeup.clear()
+        finally:
+            outbox.remove_waker(waker)
+            await self.client.aclose()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries and post them all; how many there were."""
+        self.wakeup.clear()
+        rows = await database_sync_to_async(outbox.claim)(self.batch)
+        if rows:
+            await asyncio.gather(*(self.deliver(row) for row in rows))
+        return len(rows)
+
+    async def attempt(self, delivery: Delivery) -> tuple[bool, int | None, str]:
+        """Post ``delivery`` once: (succeeded, status code, why not)."""
+        try:
+            body = formats.body(delivery)
+            request_headers = headers(delivery, body)
+        except crypto.SecretUnreadable as exc:
+            return False, None, str(exc)
+        try:
+            async with asyncio.timeout(settings.WS_WEBHOOK_TIMEOUT):
+                response = await self.client.post(delivery.endpoint.url, content=body, headers=request_headers)
+        except TimeoutError:
+            return False, None, f"no answer within {settings.WS_WEBHOOK_TIMEOUT:g}s"
+        except AddressRefused as exc:
+            return False, None, str(exc)
+        except httpx.TooManyRedirects:
+            return False, None, f"more than {MAX_REDIRECTS} redirects"
+        except httpx.HTTPError as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= response.status_code < 300:
+            return True, response.status_code, ""
+        return False, response.status_code, f"answered {response.status_code}"
+
+    async def deliver(self, delivery: Delivery) -> str:
+        """One attempt of ``delivery``, recorded; its status afterwards."""
+        started = time.monotonic()
+        try:
+            ok, code, error = await self.attempt(delivery)
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
+            log.exception("webhooks: delivery %s failed unexpectedly", delivery.message_id)
+            ok, code, error = False, None, f"internal error: {type(exc).__name__}"
+        latency = int((time.monotonic() - started) * 1000)
+        status = await database_sync_to_async(outbox.record)(
+            delivery.pk, delivery.lease_token, ok=ok, status_code=code, latency_ms=latency, error=error
+        )
+        if ok:
+            self.sent += 1
+        elif status == Delivery.FAILED:
+            # Never the URL (a Discord webhook URL is a credential) nor the error's text.
+            log.warning("webhooks: gave up delivery %s (%s) to endpoint %s after %d attempts (last: %s)",
+                        delivery.message_id, delivery.event_type, delivery.endpoint_id,
+                        delivery.attempts + 1, code or "no answer")
+        return status
+
+
+_task: asyncio.Task | None = None
+
+
+def start() -> asyncio.Task | None:
+    """Start this process's sender on the running loop (once; not when WS_WEBHOOK_SENDER is off)."""
+    global _task
+    if not settings.WS_WEBHOOK_SENDER:
+        return None
+    if _task is None or _task.done():
+        _task = asyncio.get_running_loop().create_task(Sender().run(), name="webhooks-sender")
+    return _task
+
+
+async def stop() -> None:
+    global _task
+    task, _task = _task, None
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            pass
