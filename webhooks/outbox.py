@@ -158,31 +158,43 @@ def backoff(attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-def record(delivery_id: int, token: str, *, ok: bool, status_code: int | None, latency_ms: int,
-           error: str = "") -> str:
-    """Log one attempt and move the delivery on (delivered, retried later, or given up);
-    its status now."""
+Result = tuple[int, str, bool, "int | None", int, str]  # id, lease token, ok, status code, latency ms, error
+
+
+def record_many(results: list[Result]) -> dict[int, str]:
+    """Log attempts (one transaction) and move each delivery on: delivered, due again after
+    its backoff, or given up past its retry window. {delivery id: status now}."""
     from webhooks.models import Attempt
 
     now = timezone.now()
+    statuses: dict[int, str] = {}
     with transaction.atomic():
-        d = Delivery.objects.select_for_update().get(pk=delivery_id)
-        Attempt.objects.create(delivery=d, at=now, status_code=status_code, latency_ms=latency_ms,
-                               error=error[:500], ok=ok)
-        d.attempts += 1
-        d.last_status_code, d.last_latency_ms, d.last_error = status_code, latency_ms, error[:500]
-        if d.lease_token == token:
-            d.lease_until, d.lease_token = None, ""
-        if ok:
-            d.status, d.delivered_at = Delivery.DELIVERED, now
-        elif d.status == Delivery.PENDING:
-            retry_at = now + timedelta(seconds=backoff(d.attempts))
-            if retry_at > d.retry_until:
-                d.status = Delivery.FAILED
-            else:
-                d.next_attempt_at = retry_at
-        d.save()
-    return d.status
+        rows = Delivery.objects.select_for_update().in_bulk([r[0] for r in results])
+        attempts = []
+        for delivery_id, token, ok, status_code, latency_ms, error in results:
+            d = rows[delivery_id]
+            attempts.append(Attempt(delivery=d, at=now, status_code=status_code, latency_ms=latency_ms,
+                                    error=error[:500], ok=ok))
+            d.attempts += 1
+            d.last_status_code, d.last_latency_ms, d.last_error = status_code, latency_ms, error[:500]
+            if d.lease_token == token:
+                d.lease_until, d.lease_token = None, ""
+            if ok:
+                d.status, d.delivered_at = Delivery.DELIVERED, now
+            elif d.status == Delivery.PENDING:
+                retry_at = now + timedelta(seconds=backoff(d.attempts))
+                if retry_at > d.retry_until:
+                    d.status = Delivery.FAILED
+                else:
+                    d.next_attempt_at = retry_at
+            statuses[delivery_id] = d.status
+        Attempt.objects.bulk_create(attempts)
+        Delivery.objects.bulk_update(
+            list(rows.values()),
+            ["attempts", "last_status_code", "last_latency_ms", "last_error", "lease_until", "lease_token",
+             "status", "delivered_at", "next_attempt_at"],
+        )
+    return statuses
 
 
 def redeliver(delivery_ids: list[int]) -> int:

@@ -28,7 +28,7 @@ MAX_REDIRECTS = 3
 USER_AGENT = "fivem-platform-webhooks/1"
 
 
-def headers(delivery: Delivery, body: bytes, now: int | None = None) -> dict[str, str]:
+def headers(delivery: Delivery, body: bytes, secret: str, now: int | None = None) -> dict[str, str]:
     """Standard Webhooks headers for one attempt (the timestamp is the attempt's)."""
     timestamp = int(time.time()) if now is None else now
     out = {
@@ -37,7 +37,6 @@ def headers(delivery: Delivery, body: bytes, now: int | None = None) -> dict[str
         "webhook-id": delivery.message_id,
         "webhook-timestamp": str(timestamp),
     }
-    secret = delivery.endpoint.secret
     if secret:
         out["webhook-signature"] = crypto.sign(secret, delivery.message_id, timestamp, body)
     return out
@@ -56,6 +55,15 @@ class Sender:
         )
         self.wakeup = asyncio.Event()
         self.sent = 0
+        self._secrets: dict[tuple[int, str], str] = {}  # decrypted once per endpoint and ciphertext
+
+    def secret(self, delivery: Delivery) -> str:
+        key = (delivery.endpoint_id, delivery.endpoint.secret_encrypted)
+        if key not in self._secrets:
+            if len(self._secrets) > 1000:
+                self._secrets.clear()
+            self._secrets[key] = delivery.endpoint.secret
+        return self._secrets[key]
 
     async def run(self) -> None:
         """Deliver until cancelled; a failing database is retried, never fatal."""
@@ -86,18 +94,29 @@ class Sender:
             await self.client.aclose()
 
     async def run_once(self) -> int:
-        """Claim one batch of due deliveries and post them all; how many there were."""
+        """Claim one batch of due deliveries, post them all, record the attempts together;
+        how many there were."""
         self.wakeup.clear()
         rows = await database_sync_to_async(outbox.claim)(self.batch)
-        if rows:
-            await asyncio.gather(*(self.deliver(row) for row in rows))
+        if not rows:
+            return 0
+        results = await asyncio.gather(*(self.deliver(row) for row in rows))
+        statuses = await database_sync_to_async(outbox.record_many)(results)
+        for row, result in zip(rows, results):
+            if result[2]:
+                self.sent += 1
+            elif statuses[row.pk] == Delivery.FAILED:
+                # Never the URL (a Discord webhook URL is a credential) nor the error's text.
+                log.warning("webhooks: gave up delivery %s (%s) to endpoint %s after %d attempts (last: %s)",
+                            row.message_id, row.event_type, row.endpoint_id, row.attempts + 1,
+                            result[3] or "no answer")
         return len(rows)
 
     async def attempt(self, delivery: Delivery) -> tuple[bool, int | None, str]:
         """Post ``delivery`` once: (succeeded, status code, why not)."""
         try:
             body = formats.body(delivery)
-            request_headers = headers(delivery, body)
+            request_headers = headers(delivery, body, self.secret(delivery))
         except crypto.SecretUnreadable as exc:
             return False, None, str(exc)
         try:
@@ -115,8 +134,8 @@ class Sender:
             return True, response.status_code, ""
         return False, response.status_code, f"answered {response.status_code}"
 
-    async def deliver(self, delivery: Delivery) -> str:
-        """One attempt of ``delivery``, recorded; its status afterwards."""
+    async def deliver(self, delivery: Delivery) -> outbox.Result:
+        """One attempt of ``delivery``: what :func:`outbox.record_many` records."""
         started = time.monotonic()
         try:
             ok, code, error = await self.attempt(delivery)
@@ -124,17 +143,7 @@ class Sender:
             log.exception("webhooks: delivery %s failed unexpectedly", delivery.message_id)
             ok, code, error = False, None, f"internal error: {type(exc).__name__}"
         latency = int((time.monotonic() - started) * 1000)
-        status = await database_sync_to_async(outbox.record)(
-            delivery.pk, delivery.lease_token, ok=ok, status_code=code, latency_ms=latency, error=error
-        )
-        if ok:
-            self.sent += 1
-        elif status == Delivery.FAILED:
-            # Never the URL (a Discord webhook URL is a credential) nor the error's text.
-            log.warning("webhooks: gave up delivery %s (%s) to endpoint %s after %d attempts (last: %s)",
-                        delivery.message_id, delivery.event_type, delivery.endpoint_id,
-                        delivery.attempts + 1, code or "no answer")
-        return status
+        return delivery.pk, delivery.lease_token, ok, code, latency, error
 
 
 _task: asyncio.Task | None = None

@@ -245,3 +245,18 @@ def test_no_subscriber_no_database_work_per_broadcast(django_assert_num_queries)
     with django_assert_num_queries(3):  # the endpoint list cached: begin, one insert, commit
         async_to_sync(outbox.on_broadcast)("playerBanned", {"banId": 1})
     assert [d.event_type for d in deliveries()] == ["playerBanned"]
+
+
+async def test_no_log_line_holds_the_url_or_the_secret(receiver, loopback_allowed, settings, caplog):
+    settings.WS_WEBHOOK_RETRY_FOR = 0
+    url = receiver.url.replace("/hook", "/api/webhooks/123/very-secret-token")
+    await aendpoint(url, ["announcement"], fmt=Endpoint.DISCORD)
+    from realtime import api
+
+    receiver.set("fail")
+    await api.abroadcast("announcement", {"message": "hello"})
+    assert await Sender().run_once() == 1
+    [row] = await adeliveries()
+    assert row.status == Delivery.FAILED
+    assert "gave up" in caplog.text
+    assert "very-secret-token" not in caplog.text and SECRET not in caplog.text
