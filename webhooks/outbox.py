@@ -129,7 +129,10 @@ def wake() -> None:
 
 
 def _free(now) -> Q:  # noqa: ANN001
-    return Q(status=Delivery.PENDING, next_attempt_at__lte=now) & (Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    """Due, not leased, and for an endpoint that is on (a paused one's rows wait for it)."""
+    return Q(status=Delivery.PENDING, next_attempt_at__lte=now, endpoint__active=True) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    )
 
 
 def claim(limit: int, lease: float | None = None) -> list[Delivery]:

@@ -130,6 +130,8 @@ class Sender:
             return False, None, f"more than {MAX_REDIRECTS} redirects"
         except httpx.HTTPError as exc:
             return False, None, f"{type(exc).__name__}: {exc}"[:500]
+        if response.request.method != "POST":  # a 301/302/303 turned it into a GET: not delivered
+            return False, response.status_code, f"redirected to a {response.request.method} (only 307/308 keep the POST)"
         if 200 <= response.status_code < 300:
             return True, response.status_code, ""
         return False, response.status_code, f"answered {response.status_code}"

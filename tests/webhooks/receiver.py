@@ -24,7 +24,7 @@ class Received:
 @dataclass
 class Receiver:
     """``mode``: "ok" (204), "fail" (503), "hang" (no answer until :meth:`release`),
-    "redirect" (307 to ``location``)."""
+    "redirect" (307 to ``location``), "redirect302" (302 to it: clients follow with a GET)."""
 
     host: str = "127.0.0.1"
     mode: str = "ok"
@@ -46,13 +46,21 @@ class Receiver:
                 if mode == "hang":
                     receiver.released.wait(60)
                     return
-                if mode == "redirect":
-                    self.send_response(307)
+                if mode in ("redirect", "redirect302"):
+                    self.send_response(307 if mode == "redirect" else 302)
                     self.send_header("location", receiver.location)
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
                 self.send_response(204 if mode == "ok" else 503)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802
+                with receiver.changed:
+                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, b""))
+                    receiver.changed.notify_all()
+                self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
 

@@ -187,6 +187,25 @@ async def test_a_redirect_to_an_internal_address_is_refused(settings):
         front.close()
 
 
+async def test_redirects_are_followed_only_where_they_keep_the_post(receiver, loopback_allowed):
+    front = Receiver(mode="redirect", location=receiver.url)
+    try:
+        await aendpoint(front.url, ["announcement"])
+        from realtime import api
+
+        await api.abroadcast("announcement", {"message": "hello"})
+        assert await Sender().run_once() == 1
+        [row] = await adeliveries()
+        assert row.status == Delivery.DELIVERED and receiver.wait_for(1)[0].json["data"] == {"message": "hello"}
+        front.set("redirect302")
+        await database_sync_to_async(services.redeliver)(OWNER, [row.pk])
+        assert await Sender().run_once() == 1
+        [row] = await adeliveries()
+        assert row.status == Delivery.PENDING and "redirected to a GET" in row.last_error
+    finally:
+        front.close()
+
+
 async def test_the_socket_is_not_slowed_by_a_hanging_receiver(admin, receiver, loopback_allowed, settings):
     settings.WS_WEBHOOK_TIMEOUT = 3
     receiver.set("hang")
@@ -260,3 +279,28 @@ async def test_no_log_line_holds_the_url_or_the_secret(receiver, loopback_allowe
     assert row.status == Delivery.FAILED
     assert "gave up" in caplog.text
     assert "very-secret-token" not in caplog.text and SECRET not in caplog.text
+
+
+async def test_a_paused_endpoints_deliveries_wait_for_it(receiver, loopback_allowed):
+    hook = await aendpoint(receiver.url, ["announcement"])
+    from realtime import api
+
+    await api.abroadcast("announcement", {"message": "hello"})
+    hook.active = False
+    await database_sync_to_async(services.save_endpoint)(OWNER, hook)
+    assert await Sender().run_once() == 0
+    hook.active = True
+    await database_sync_to_async(services.save_endpoint)(OWNER, hook)
+    assert await Sender().run_once() == 1 and len(receiver.wait_for(1)) == 1
+
+
+def test_the_webhooks_send_command_delivers_what_is_due(receiver, loopback_allowed):
+    from django.core.management import call_command
+    from io import StringIO
+
+    hook = endpoint(receiver.url, ["announcement"])
+    outbox.enqueue([hook.pk] * 3, "announcement", {"message": "hi"})
+    out = StringIO()
+    call_command("webhooks_send", "--until-idle", stdout=out)
+    assert out.getvalue().strip() == "3 deliveries sent"
+    assert len(receiver.wait_for(3)) == 3 and {d.status for d in deliveries()} == {Delivery.DELIVERED}
