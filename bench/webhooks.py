@@ -9,7 +9,8 @@ A fresh database (a temporary SQLite file unless --database), one endpoint (Stan
 Webhooks format, signed), N outbox rows; then one :class:`webhooks.sender.Sender`, exactly
 as a server process runs it (claim with a lease, sign, POST through the SSRF guard, record
 the attempt), until every row is delivered. The receiver is a separate uvicorn process
-answering 204. Prints the figure; asserts nothing (the machine is shared: compare runs).
+answering 204. Prints the figure and, as the bound, plain httpx POSTs to the same receiver
+at the same concurrency; asserts nothing (the machine is shared: compare the two).
 """
 
 from __future__ import annotations
@@ -98,7 +99,22 @@ def main() -> None:
         await sender.client.aclose()
         return elapsed
 
+    async def ceiling() -> float:
+        """The same number of plain POSTs with httpx, no outbox, no signing: the bound here."""
+        import httpx
+
+        gate = asyncio.Semaphore(args.concurrency)
+        async with httpx.AsyncClient() as client:
+            async def one() -> None:
+                async with gate:
+                    await client.post(f"http://127.0.0.1:{port}/", content=b"x" * 200)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(args.deliveries)))
+            return time.perf_counter() - started
+
     try:
+        plain = asyncio.run(ceiling())
         elapsed = asyncio.run(run())
     finally:
         receiver.terminate()
@@ -108,6 +124,7 @@ def main() -> None:
     print(f"webhooks: {delivered}/{args.deliveries} delivered in {elapsed:.2f}s = "
           f"{delivered / elapsed:,.0f} deliveries/s (one sender, concurrency {args.concurrency}, {engine}, "
           f"signed, to a local uvicorn receiver)")
+    print(f"reference: plain httpx POSTs to the same receiver, same concurrency: {args.deliveries / plain:,.0f}/s")
 
 
 if __name__ == "__main__":
