@@ -67,7 +67,10 @@ class Receiver:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the senders open up to WS_WEBHOOK_CONCURRENCY at once, per process
+
+        self.server = Server((self.host, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
