@@ -77,10 +77,22 @@ def enqueue(endpoint_ids: list[int], event_type: str, payload: Any) -> int:
     return len(endpoint_ids)
 
 
+def without_ips(value: Any) -> Any:
+    """``value`` less players' IP addresses (``ip`` keys, ``ip:`` values): the socket shows
+    them to ``players.ip`` holders only, and a webhook's readers are unknown (a Discord channel)."""
+    if isinstance(value, dict):
+        return {k: without_ips(v) for k, v in value.items() if k != "ip" and not (isinstance(v, str) and v.startswith("ip:"))}
+    if isinstance(value, list):
+        return [without_ips(v) for v in value if not (isinstance(v, str) and v.startswith("ip:"))]
+    return value
+
+
 def on_action_recorded(sender: Any, entry: dict, **kwargs: Any) -> None:
     """game.audit.action_recorded: rows for the endpoints subscribed to ``audit.<action>``."""
     event_type = AUDIT_PREFIX + entry["action"]
-    enqueue(subscribers(_active_endpoints(), event_type), event_type, plain(entry))
+    endpoints = subscribers(_active_endpoints(), event_type)
+    if endpoints:
+        enqueue(endpoints, event_type, without_ips(plain(entry)))
 
 
 def _broadcast_rows(event: str, data: Any, endpoints: list[tuple[int, list[str]]] | None) -> None:

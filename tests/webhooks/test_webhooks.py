@@ -63,6 +63,15 @@ def test_outbox_rows_are_written_in_the_actions_transaction():
     assert row.event_type == "audit.player.kick" and row.payload["data"] == {"reason": "x"}
 
 
+def test_audit_payloads_leave_out_player_ips():
+    endpoint("https://example.com/hook", ["audit.player.*"])
+    audit.record(OWNER, "player.ban", "player 1", {"identifiers": ["license:abc", "ip:10.0.0.7"],
+                                                   "player": {"ip": "10.0.0.7", "license": "license:abc"}},
+                 AuditEntry.OK)
+    [row] = [d for d in deliveries() if d.event_type == "audit.player.ban"]
+    assert row.payload["data"] == {"identifiers": ["license:abc"], "player": {"license": "license:abc"}}
+
+
 def test_subscriptions():
     assert outbox.wants(["*"], "playerBanned") and not outbox.wants(["*"], "audit.player.ban")
     assert outbox.wants(["audit.*"], "audit.player.ban") and not outbox.wants(["audit.*"], "playerBanned")
