@@ -313,3 +313,27 @@ def test_the_webhooks_send_command_delivers_what_is_due(receiver, loopback_allow
     call_command("webhooks_send", "--until-idle", stdout=out)
     assert out.getvalue().strip() == "3 deliveries sent"
     assert len(receiver.wait_for(3)) == 3 and {d.status for d in deliveries()} == {Delivery.DELIVERED}
+
+
+async def test_a_failing_broadcast_hook_neither_stops_the_broadcast_nor_other_hooks(admin, caplog):
+    from realtime import api
+
+    seen = []
+
+    async def broken(event, data):  # noqa: ANN001
+        raise RuntimeError("boom")
+
+    async def follower(event, data):  # noqa: ANN001
+        seen.append(event)
+
+    api.on_broadcast(broken)
+    api.on_broadcast(follower)
+    api.on_broadcast(follower)  # idempotent
+    try:
+        await api.abroadcast("announcement", {"message": "still here", "type": "info"})
+        frame = await admin.expect("announcement")
+        assert frame["data"]["message"] == "still here"
+        assert seen == ["announcement"] and "broadcast hook" in caplog.text
+    finally:
+        api._broadcast_hooks.remove(broken)
+        api._broadcast_hooks.remove(follower)
