@@ -91,12 +91,15 @@ def main() -> None:
             time.sleep(0.05)
 
     async def run() -> float:
+        """The sender as a server process runs it (Sender.run), until it has sent them all."""
         sender = Sender()
         started = time.perf_counter()
-        while await sender.run_once():
-            pass
+        task = asyncio.create_task(sender.run())
+        while sender.sent < args.deliveries and not task.done():
+            await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
-        await sender.client.aclose()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         return elapsed
 
     async def ceiling() -> float:

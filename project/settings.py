@@ -280,6 +280,11 @@ WS_WEBHOOK_RETRY_MAX = config.env_float("WS_WEBHOOK_RETRY_MAX", 3600.0, minimum=
 WS_WEBHOOK_RETRY_FOR = config.env_float("WS_WEBHOOK_RETRY_FOR", 86400.0, minimum=0.0)
 # A claimed delivery is another process's again after this long (its sender died).
 WS_WEBHOOK_LEASE = config.env_float("WS_WEBHOOK_LEASE", 60.0, minimum=1.0)
+if WS_WEBHOOK_LEASE <= WS_WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"WS_WEBHOOK_LEASE ({WS_WEBHOOK_LEASE:g}s) must be longer than WS_WEBHOOK_TIMEOUT "
+        f"({WS_WEBHOOK_TIMEOUT:g}s): a delivery still in flight would be taken and sent again"
+    )
 WS_WEBHOOK_POLL = config.env_float("WS_WEBHOOK_POLL", 1.0, minimum=0.01)
 WS_WEBHOOK_CONCURRENCY = config.env_int("WS_WEBHOOK_CONCURRENCY", 16, minimum=1)
 # Private, loopback, link-local ... addresses webhooks may reach anyway (CIDR networks or

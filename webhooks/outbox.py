@@ -155,7 +155,10 @@ def claim(limit: int, lease: float | None = None) -> list[Delivery]:
     with transaction.atomic():
         due = Delivery.objects.filter(_free(now)).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
+            # Only the delivery rows (not their endpoint's, joined for ``active``): senders
+            # must not skip each other's endpoints.
+            of = ("self",) if connection.features.has_select_for_update_of else ()
+            due = due.select_for_update(skip_locked=True, of=of)
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids:
             return []

@@ -66,41 +66,59 @@ class Sender:
         return self._secrets[key]
 
     async def run(self) -> None:
-        """Deliver until cancelled; a failing database is retried, never fatal."""
+        """Deliver until cancelled, keeping up to WS_WEBHOOK_CONCURRENCY requests in flight:
+        a slot that frees up is filled at once, so one slow receiver holds one slot, never
+        the others' deliveries. A failing database is retried, never fatal."""
         loop = asyncio.get_running_loop()
 
         def waker() -> None:
             loop.call_soon_threadsafe(self.wakeup.set)
 
         outbox.add_waker(waker)
+        flying: dict[asyncio.Task, Delivery] = {}
         try:
             while True:
                 try:
-                    busy = await self.run_once()
+                    await self._step(flying)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # noqa: BLE001 - the database failed; keep serving, retry
-                    log.warning("webhooks: claiming deliveries failed; retrying", exc_info=True)
-                    busy = 0
-                if busy:
-                    continue
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), settings.WS_WEBHOOK_POLL)
-                except asyncio.TimeoutError:
-                    pass
-                self.wakeup.clear()
+                    log.warning("webhooks: claiming or recording deliveries failed; retrying", exc_info=True)
+                    await asyncio.sleep(settings.WS_WEBHOOK_POLL)
         finally:
             outbox.remove_waker(waker)
+            for task in flying:
+                task.cancel()
             await self.client.aclose()
+
+    async def _step(self, flying: dict[asyncio.Task, Delivery]) -> None:
+        """Fill the free slots, wait for a request to finish, new rows or the poll, record."""
+        self.wakeup.clear()
+        free = self.concurrency - len(flying)
+        if free > 0:
+            for row in await database_sync_to_async(outbox.claim)(free):
+                flying[asyncio.create_task(self.deliver(row))] = row
+        woken = asyncio.ensure_future(self.wakeup.wait())
+        try:
+            await asyncio.wait([*flying, woken], timeout=settings.WS_WEBHOOK_POLL,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        done = [task for task in flying if task.done()]
+        if done:
+            rows = [flying.pop(task) for task in done]
+            await self._record(rows, [task.result() for task in done])
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries, post them all, record the attempts together;
-        how many there were."""
+        how many there were (one round: tests, the benchmark, ``webhooks_send``)."""
         self.wakeup.clear()
         rows = await database_sync_to_async(outbox.claim)(self.batch)
-        if not rows:
-            return 0
-        results = await asyncio.gather(*(self.deliver(row) for row in rows))
+        if rows:
+            await self._record(rows, await asyncio.gather(*(self.deliver(row) for row in rows)))
+        return len(rows)
+
+    async def _record(self, rows: list[Delivery], results: list[outbox.Result]) -> None:
         statuses = await database_sync_to_async(outbox.record_many)(results)
         for row, result in zip(rows, results):
             if result[2]:
@@ -110,7 +128,6 @@ class Sender:
                 log.warning("webhooks: gave up delivery %s (%s) to endpoint %s after %d attempts (last: %s)",
                             row.message_id, row.event_type, row.endpoint_id, row.attempts + 1,
                             result[3] or "no answer")
-        return len(rows)
 
     async def attempt(self, delivery: Delivery) -> tuple[bool, int | None, str]:
         """Post ``delivery`` once: (succeeded, status code, why not)."""

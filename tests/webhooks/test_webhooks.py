@@ -337,3 +337,36 @@ async def test_a_failing_broadcast_hook_neither_stops_the_broadcast_nor_other_ho
     finally:
         api._broadcast_hooks.remove(broken)
         api._broadcast_hooks.remove(follower)
+
+
+async def test_a_hanging_receiver_holds_one_slot_not_the_other_endpoints(receiver, loopback_allowed, settings):
+    settings.WS_WEBHOOK_TIMEOUT, settings.WS_WEBHOOK_POLL = 4, 0.05
+    slow = Receiver(mode="hang")
+    try:
+        await aendpoint(slow.url, ["announcement"])
+        await aendpoint(receiver.url, ["playerUnbanned"])
+        from realtime import api
+
+        running = asyncio.create_task(Sender().run())
+        await api.abroadcast("announcement", {"message": "to the slow one"})
+        await asyncio.to_thread(slow.wait_for, 1)  # in flight, unanswered
+        await api.abroadcast("playerUnbanned", {"banId": 1, "name": "Nova"})
+        started = time.monotonic()
+        [got] = await asyncio.to_thread(receiver.wait_for, 1)
+        assert got.json["type"] == "playerUnbanned" and time.monotonic() - started < 2
+        slow.release()
+        await drain_task(running, lambda: Delivery.objects.filter(status=Delivery.DELIVERED).count() == 1)
+    finally:
+        slow.close()
+
+
+async def drain_task(task, done, timeout: float = 10) -> None:  # noqa: ANN001
+    """Wait for ``done()`` (checked off the loop) while ``task`` runs; then stop it."""
+    check = database_sync_to_async(done)
+    try:
+        async with asyncio.timeout(timeout):
+            while not await check():
+                await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
