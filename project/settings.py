@@ -1,5 +1,6 @@
 """Django settings, read from the environment (see README, "Configuration")."""
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -290,6 +291,13 @@ WS_WEBHOOK_CONCURRENCY = config.env_int("WS_WEBHOOK_CONCURRENCY", 16, minimum=1)
 # Private, loopback, link-local ... addresses webhooks may reach anyway (CIDR networks or
 # addresses); none by default (the SSRF guard).
 WS_WEBHOOK_ALLOW_PRIVATE = config.env_list("WS_WEBHOOK_ALLOW_PRIVATE", [])
+for _network in WS_WEBHOOK_ALLOW_PRIVATE:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WS_WEBHOOK_ALLOW_PRIVATE: {_network!r} is not an address or CIDR network"
+        ) from None
 # The key endpoint secrets are encrypted with at rest; empty: derived from SECRET_KEY.
 WS_WEBHOOK_KEY = config.env_str("WS_WEBHOOK_KEY", "")
 

@@ -97,9 +97,16 @@ async def test_sigkill_during_a_delivery_resends_it_with_the_same_idempotency_id
         "from webhooks.models import Attempt\nprint(list(Attempt.objects.values_list('ok', 'status_code', 'error')))")
 
 
+async def test_two_processes_on_sqlite_never_send_one_delivery_twice(platform, receiver):
+    await two_processes_share(platform, receiver)
+
+
 @pytest.mark.postgres
 async def test_two_processes_on_postgresql_never_send_one_delivery_twice(pg_platform, receiver):
-    platform = pg_platform
+    await two_processes_share(pg_platform, receiver)
+
+
+async def two_processes_share(platform, receiver) -> None:  # noqa: ANN001
     platform.shell(SETUP.format(url=receiver.url) + """
 from webhooks import outbox
 from webhooks.models import Endpoint
