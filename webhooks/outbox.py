@@ -12,7 +12,6 @@ it in an IMMEDIATE transaction, one writer at a time), so two senders never hold
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 import uuid
@@ -27,8 +26,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from webhooks.models import Delivery, Endpoint, wants
-
-log = logging.getLogger(__name__)
 
 AUDIT_PREFIX = "audit."
 ENDPOINTS_TTL = 2.0  # seconds another process's endpoint change may take to be seen here
