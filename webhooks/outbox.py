@@ -173,7 +173,8 @@ def backoff(attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-Result = tuple[int, str, bool, "int | None", int, str]  # id, lease token, ok, status code, latency ms, error
+# id, lease token, ok, status code, latency ms, error, seconds the receiver asked to wait (Retry-After)
+Result = tuple[int, str, bool, "int | None", int, str, float]
 
 
 def record_many(results: list[Result]) -> dict[int, str]:
@@ -186,7 +187,7 @@ def record_many(results: list[Result]) -> dict[int, str]:
     with transaction.atomic():
         rows = Delivery.objects.select_for_update().in_bulk([r[0] for r in results])
         attempts = []
-        for delivery_id, token, ok, status_code, latency_ms, error in results:
+        for delivery_id, token, ok, status_code, latency_ms, error, wait in results:
             d = rows[delivery_id]
             attempts.append(Attempt(delivery=d, at=now, status_code=status_code, latency_ms=latency_ms,
                                     error=error[:500], ok=ok))
@@ -197,7 +198,9 @@ def record_many(results: list[Result]) -> dict[int, str]:
             if ok:
                 d.status, d.delivered_at = Delivery.DELIVERED, now
             elif d.status == Delivery.PENDING:
-                retry_at = now + timedelta(seconds=backoff(d.attempts))
+                # A receiver's Retry-After (Discord's rate limit: 429) is honoured, within the cap.
+                delay = max(backoff(d.attempts), min(wait, settings.WS_WEBHOOK_RETRY_MAX))
+                retry_at = now + timedelta(seconds=delay)
                 if retry_at > d.retry_until:
                     d.status = Delivery.FAILED
                 else:

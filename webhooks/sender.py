@@ -42,6 +42,16 @@ def headers(delivery: Delivery, body: bytes, secret: str, now: int | None = None
     return out
 
 
+def retry_after(response: httpx.Response) -> float:
+    """Seconds a 429/503 answer's ``Retry-After`` asks for (Discord: seconds, maybe fractional); 0: none."""
+    if response.status_code not in (429, 503):
+        return 0.0
+    try:
+        return max(float(response.headers.get("retry-after", "0")), 0.0)
+    except ValueError:  # an HTTP date: the backoff decides
+        return 0.0
+
+
 class Sender:
     """Claims due deliveries and posts them; :meth:`run` until cancelled."""
 
@@ -129,8 +139,8 @@ class Sender:
                             row.message_id, row.event_type, row.endpoint_id, row.attempts + 1,
                             result[3] or "no answer")
 
-    async def attempt(self, delivery: Delivery) -> tuple[bool, int | None, str]:
-        """Post ``delivery`` once: (succeeded, status code, why not)."""
+    async def attempt(self, delivery: Delivery) -> tuple[bool, int | None, str] | tuple[bool, int | None, str, float]:
+        """Post ``delivery`` once: (succeeded, status code, why not[, Retry-After seconds])."""
         try:
             body = formats.body(delivery)
             request_headers = headers(delivery, body, self.secret(delivery))
@@ -151,18 +161,18 @@ class Sender:
             return False, response.status_code, f"redirected to a {response.request.method} (only 307/308 keep the POST)"
         if 200 <= response.status_code < 300:
             return True, response.status_code, ""
-        return False, response.status_code, f"answered {response.status_code}"
+        return False, response.status_code, f"answered {response.status_code}", retry_after(response)
 
     async def deliver(self, delivery: Delivery) -> outbox.Result:
         """One attempt of ``delivery``: what :func:`outbox.record_many` records."""
         started = time.monotonic()
         try:
-            ok, code, error = await self.attempt(delivery)
+            ok, code, error, *wait = await self.attempt(delivery)
         except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
             log.exception("webhooks: delivery %s failed unexpectedly", delivery.message_id)
-            ok, code, error = False, None, f"internal error: {type(exc).__name__}"
+            ok, code, error, wait = False, None, f"internal error: {type(exc).__name__}", []
         latency = int((time.monotonic() - started) * 1000)
-        return delivery.pk, delivery.lease_token, ok, code, latency, error
+        return delivery.pk, delivery.lease_token, ok, code, latency, error, (wait[0] if wait else 0.0)
 
 
 _task: asyncio.Task | None = None

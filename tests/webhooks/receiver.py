@@ -24,7 +24,7 @@ class Received:
 @dataclass
 class Receiver:
     """``mode``: "ok" (204), "fail" (503), "hang" (no answer until :meth:`release`),
-    "redirect" (307 to ``location``), "redirect302" (302 to it: clients follow with a GET)."""
+    "redirect" (307 to ``location``), "redirect302" (302 to it: clients follow with a GET), "limited" (429, Retry-After: 120)."""
 
     host: str = "127.0.0.1"
     mode: str = "ok"
@@ -52,7 +52,9 @@ class Receiver:
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
-                self.send_response(204 if mode == "ok" else 503)
+                self.send_response({"ok": 204, "limited": 429}.get(mode, 503))
+                if mode == "limited":
+                    self.send_header("retry-after", "120")
                 self.send_header("content-length", "0")
                 self.end_headers()
 

@@ -127,6 +127,20 @@ async def test_a_receiver_that_fails_hangs_and_recovers(settings, receiver, loop
     assert await sender.run_once() == 0  # delivered: never sent again
 
 
+async def test_a_rate_limited_answer_waits_as_long_as_the_receiver_asks(receiver, loopback_allowed, settings):
+    settings.WS_WEBHOOK_RETRY_MAX = 3600
+    await aendpoint(receiver.url, ["announcement"])
+    from realtime import api
+
+    receiver.set("limited")
+    await api.abroadcast("announcement", {"message": "hello"})
+    assert await Sender().run_once() == 1
+    [row] = await adeliveries()
+    assert row.last_status_code == 429 and row.status == Delivery.PENDING
+    [attempt] = row.attempt_log.all()
+    assert 119 <= (row.next_attempt_at - attempt.at).total_seconds() <= 121
+
+
 def test_backoff_grows_with_jitter_and_caps(settings):
     settings.WS_WEBHOOK_RETRY_BASE, settings.WS_WEBHOOK_RETRY_MAX = 5, 3600
     for attempts, full in [(1, 5), (2, 10), (5, 80), (30, 3600)]:
