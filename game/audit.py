@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+from django.dispatch import Signal
+
 from game.formats import iso
 from game.models import AuditEntry
 from realtime.registry import Request
@@ -20,6 +23,26 @@ class Actor:
     username: str
     token_jti: str = ""
     issuer: str = ""
+
+
+# Sent with ``entry`` (the entry as :func:`as_event` gives it) when an action's entry is
+# written finished (ok or failed), inside the transaction that writes it: a receiver's own
+# writes (webhooks' outbox rows) commit or roll back with the entry.
+action_recorded = Signal()
+
+
+def as_event(entry: AuditEntry) -> dict[str, Any]:
+    """A finished entry as other apps are told of it."""
+    return {
+        "id": entry.pk, "at": iso(entry.at), "actor": entry.actor_name, "issuer": entry.issuer_name or None,
+        "action": entry.action, "target": entry.target, "data": entry.data,
+        "outcome": entry.outcome, "detail": entry.detail,
+    }
+
+
+def _announce(entry: AuditEntry) -> None:
+    if action_recorded.has_listeners():
+        action_recorded.send(sender=AuditEntry, entry=as_event(entry))
 
 
 def actor_of(request: Request) -> Actor:
@@ -39,19 +62,24 @@ def start(actor: Actor, action: str, target: str, data: dict[str, Any]) -> int:
 
 def finish(entry_id: int, outcome: str, detail: str = "", **data: Any) -> None:
     """Set a pending action's outcome (``ok`` or ``failed``), adding ``data`` to it."""
-    entry = AuditEntry.objects.get(pk=entry_id)
-    entry.outcome, entry.detail = outcome, detail
-    entry.data = {**entry.data, **data}
-    entry.save(update_fields=["outcome", "detail", "data"])
+    with transaction.atomic():
+        entry = AuditEntry.objects.get(pk=entry_id)
+        entry.outcome, entry.detail = outcome, detail
+        entry.data = {**entry.data, **data}
+        entry.save(update_fields=["outcome", "detail", "data"])
+        _announce(entry)
 
 
 def record(actor: Actor, action: str, target: str, data: dict[str, Any], outcome: str,
            detail: str = "") -> int:
-    """Record a finished action in one write; its entry id."""
-    return AuditEntry.objects.create(
-        actor_id=actor.user_id, actor_name=actor.username, issuer_name=actor.issuer, token_jti=actor.token_jti,
-        action=action, target=target[:300], data=data, outcome=outcome, detail=detail,
-    ).pk
+    """Record a finished action in one write (with what :data:`action_recorded` adds); its entry id."""
+    with transaction.atomic():
+        entry = AuditEntry.objects.create(
+            actor_id=actor.user_id, actor_name=actor.username, issuer_name=actor.issuer, token_jti=actor.token_jti,
+            action=action, target=target[:300], data=data, outcome=outcome, detail=detail,
+        )
+        _announce(entry)
+    return entry.pk
 
 
 def entries(limit: int, before: int | None = None, action: str | None = None) -> dict:

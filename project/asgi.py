@@ -14,9 +14,11 @@ from project.api_asgi import ApiHandler, ApiRouter  # noqa: E402
 from project.proxy import ProxyHeadersMiddleware  # noqa: E402
 from project.staticfiles import StaticFiles  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
+from webhooks.asgi import WithSender  # noqa: E402
 
 # Forwarded client addresses are applied first, from trusted proxies only (docs/SECURITY.md).
-application = ProxyHeadersMiddleware(
+# Each process runs a webhook sender (webhooks/asgi.py: started by the ASGI lifespan).
+application = WithSender(ProxyHeadersMiddleware(
     ProtocolTypeRouter(
         {
             # The platform serves its own static files: it must work offline, without a CDN.
@@ -25,4 +27,4 @@ application = ProxyHeadersMiddleware(
             "websocket": websocket_application,
         }
     )
-)
+))

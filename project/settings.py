@@ -1,5 +1,6 @@
 """Django settings, read from the environment (see README, "Configuration")."""
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -116,6 +117,7 @@ INSTALLED_APPS = [
     "realtime",
     "game",
     "webui",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -300,6 +302,36 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
 CORS_EXPOSE_HEADERS = ("Retry-After", "Idempotent-Replayed")
 CORS_PREFLIGHT_MAX_AGE = 600
+# Webhooks (docs/OPERATIONS.md, "Webhooks"; docs/SECURITY.md, "Webhooks").
+# Each server process runs a sender unless WS_WEBHOOK_SENDER=false.
+WS_WEBHOOK_SENDER = config.env_bool("WS_WEBHOOK_SENDER", True)
+WS_WEBHOOK_TIMEOUT = config.env_float("WS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+# Retries: exponential backoff from WS_WEBHOOK_RETRY_BASE seconds with jitter, for
+# WS_WEBHOOK_RETRY_FOR seconds after the event (a day), then the delivery is given up.
+WS_WEBHOOK_RETRY_BASE = config.env_float("WS_WEBHOOK_RETRY_BASE", 5.0, minimum=0.01)
+WS_WEBHOOK_RETRY_MAX = config.env_float("WS_WEBHOOK_RETRY_MAX", 3600.0, minimum=0.01)
+WS_WEBHOOK_RETRY_FOR = config.env_float("WS_WEBHOOK_RETRY_FOR", 86400.0, minimum=0.0)
+# A claimed delivery is another process's again after this long (its sender died).
+WS_WEBHOOK_LEASE = config.env_float("WS_WEBHOOK_LEASE", 60.0, minimum=1.0)
+if WS_WEBHOOK_LEASE <= WS_WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"WS_WEBHOOK_LEASE ({WS_WEBHOOK_LEASE:g}s) must be longer than WS_WEBHOOK_TIMEOUT "
+        f"({WS_WEBHOOK_TIMEOUT:g}s): a delivery still in flight would be taken and sent again"
+    )
+WS_WEBHOOK_POLL = config.env_float("WS_WEBHOOK_POLL", 1.0, minimum=0.01)
+WS_WEBHOOK_CONCURRENCY = config.env_int("WS_WEBHOOK_CONCURRENCY", 16, minimum=1)
+# Private, loopback, link-local ... addresses webhooks may reach anyway (CIDR networks or
+# addresses); none by default (the SSRF guard).
+WS_WEBHOOK_ALLOW_PRIVATE = config.env_list("WS_WEBHOOK_ALLOW_PRIVATE", [])
+for _network in WS_WEBHOOK_ALLOW_PRIVATE:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WS_WEBHOOK_ALLOW_PRIVATE: {_network!r} is not an address or CIDR network"
+        ) from None
+# The key endpoint secrets are encrypted with at rest; empty: derived from SECRET_KEY.
+WS_WEBHOOK_KEY = config.env_str("WS_WEBHOOK_KEY", "")
 
 LOGGING = {
     "version": 1,
@@ -307,5 +339,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": config.env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO: a Discord webhook URL is a credential.
+        "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+    },
 }

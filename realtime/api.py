@@ -11,6 +11,8 @@ reach the sockets of the process they are called in.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +24,23 @@ from realtime.registry import registry
 from accounts.services import load_principal
 from realtime import tokens
 from realtime.hub import get_hub
+
+log = logging.getLogger(__name__)
+
+# Called with (event, data) after every broadcast has been handed to the hub: the seam other
+# apps follow broadcasts through (webhooks' outbox). Registered with :func:`on_broadcast`.
+BroadcastHook = Callable[[str, Any], Awaitable[None]]
+_broadcast_hooks: list[BroadcastHook] = []
+
+
+def on_broadcast(hook: BroadcastHook) -> BroadcastHook:
+    """Have ``await hook(event, data)`` called after every broadcast (idempotent; a decorator).
+
+    After the sockets' send, so a hook never delays them; a hook that fails is logged and
+    neither stops the others nor the caller."""
+    if hook not in _broadcast_hooks:
+        _broadcast_hooks.append(hook)
+    return hook
 
 
 class TokenRequestError(ValueError):
@@ -131,6 +150,11 @@ async def abroadcast(event: str, data: Any, *, permission: str | list[str] | Non
     if not isinstance(event, str) or not event:
         raise ValueError("event must be a non-empty string")
     await get_hub().broadcast(event, data, permission)
+    for hook in _broadcast_hooks:
+        try:
+            await hook(event, data)
+        except Exception:  # noqa: BLE001 - a follower's failure is not the broadcast's
+            log.exception("broadcast hook %s failed for %s", getattr(hook, "__qualname__", hook), event)
 
 
 def broadcast(event: str, data: Any, *, permission: str | list[str] | None = None) -> None:

@@ -167,6 +167,10 @@ class EventRegistry:
         """The permissions needed to receive outbound event ``name`` (None: none needed)."""
         return self._outbound.get(name)
 
+    def outbound(self) -> list[str]:
+        """The declared outbound event names, sorted."""
+        return sorted(self._outbound)
+
     def reserved(self) -> set[str]:
         """Every event name the platform itself speaks: its outbound events, the inbound
         ones and their replies. The exports (broadcast, sendToClient) may not send these."""

@@ -419,7 +419,7 @@ def run_uvicorn(host: str, port: int, *, reuse_port: bool = False) -> None:
         "project.asgi:application",
         host=host,
         port=port,
-        lifespan="off",
+        lifespan="on",  # webhooks/asgi.py answers it: each process's webhook sender
         http=_uvicorn_http_class(),
         ws=_uvicorn_protocol_class(),
         ws_max_size=transport_frame_limit(),

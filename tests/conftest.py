@@ -47,6 +47,13 @@ def _no_feed_poller(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_webhook_sender(settings):
+    """In-process ASGI apps start no webhook sender (it would touch the database outside the
+    test's transaction); tests/webhooks drives a Sender itself. Live server processes run one."""
+    settings.WS_WEBHOOK_SENDER = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_access_cache():
     """Each test starts with an empty Django cache: cached principals never leak between tests."""
     from django.core.cache import cache

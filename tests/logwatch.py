@@ -16,6 +16,8 @@ from pathlib import Path
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")
 URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 TEST_PASSWORD = re.compile(r"\bpw-[\w.@+-]+")  # tests.helpers.make_user's passwords
+# Webhook signing secrets (whsec_...) and Discord webhook URLs (their path is a credential).
+WEBHOOK_SECRETS = re.compile(r"whsec_[A-Za-z0-9+/=]{16,}|/api/webhooks/\d+/[\w-]+")
 
 
 class Collector:
@@ -63,7 +65,7 @@ def leaks(lines: Iterable[str], secrets: list[str]) -> list[str]:
     for line in lines:
         if any(secret in line for secret in secrets) or JWT.search(line) or URL_CREDENTIALS.search(
             line
-        ) or TEST_PASSWORD.search(line):
+        ) or TEST_PASSWORD.search(line) or WEBHOOK_SECRETS.search(line):
             found.append(line[:300])
     return found
 

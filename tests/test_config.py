@@ -31,6 +31,8 @@ def check(**env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "maybe", "WS_JWT_SECRET": STRONG}, "DEBUG must be true or false"),
         ({"WS_JWT_SECRET": STRONG, "WS_PORT": "port"}, "WS_PORT must be a whole number"),
         ({"WS_JWT_SECRET": STRONG, "DATABASE_URL": "mysql://x"}, "DATABASE_URL scheme 'mysql'"),
+        ({"WS_JWT_SECRET": STRONG, "WS_WEBHOOK_LEASE": "5"}, "WS_WEBHOOK_LEASE (5s) must be longer"),
+        ({"WS_JWT_SECRET": STRONG, "WS_WEBHOOK_ALLOW_PRIVATE": "10.0.0.0/8,intranet"}, "'intranet' is not an address"),
     ],
 )
 def test_refusals(env, message):

@@ -4,6 +4,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from webhooks import views as webhooks
 from webui import views
 
 app_name = "webui"
@@ -17,6 +18,10 @@ urlpatterns = [
     path("audit/", views.page("audit"), name="audit"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/toggle/", webhooks.toggle, name="webhook-toggle"),
+    path("webhooks/<int:pk>/delete/", webhooks.delete, name="webhook-delete"),
+    path("webhooks/deliveries/<int:pk>/redeliver/", webhooks.redeliver, name="webhook-redeliver"),
     path("session-token/", views.session_token, name="session-token"),
     # Django's own views: django-axes throttles the login (it hooks authenticate()). The
     # web admin is for staff: Django admin's form refuses other accounts with its message

@@ -51,6 +51,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("announce", "Announce", "announce"),
     ("tokens", "Tokens", None),
     ("audit", "Audit log", perms.ADMIN),
+    ("webhooks", "Webhooks", perms.ADMIN),  # webhooks/views.py
 ]
 TITLES = {name: label for name, label, _ in NAV}
 NEEDS = {name: need for name, _, need in NAV}

@@ -85,7 +85,7 @@ def test_the_navigation_offers_only_what_the_grants_allow():
     assert nav_links(viewer.get("/")) == {"Dashboard", "Players", "Tokens"}
     boss = browser(make_staff("boss", superuser=True))
     assert nav_links(boss.get("/")) == {
-        "Dashboard", "Players", "Bans", "Jobs", "Announce", "Tokens", "Audit log",
+        "Dashboard", "Players", "Bans", "Jobs", "Announce", "Tokens", "Audit log", "Webhooks",
     }
 
 
