@@ -33,6 +33,10 @@ WS_DEFAULT_TOKEN_LIFETIME = config.env_str("WS_DEFAULT_TOKEN_LIFETIME", "24h")
 WS_MAX_TOKEN_LIFETIME = config.env_str("WS_MAX_TOKEN_LIFETIME", "365d")
 # How long a dead process's clients may still be listed by get_connected_clients().
 WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
+# The connected-client list pushed to the game server's bridge (the synchronous
+# getConnectedClients/sendToClient exports): at most one push per this many seconds per
+# process, so a burst of connections costs a few pushes, not one per socket.
+WS_CLIENT_LIST_PUSH_INTERVAL = config.env_float("WS_CLIENT_LIST_PUSH_INTERVAL", 0.1, minimum=0.0)
 WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
 WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
 WS_REQUIRE_REGISTERED_TOKENS = config.env_bool("WS_REQUIRE_REGISTERED_TOKENS", False)

@@ -48,8 +48,16 @@ async def auth(request: Request) -> Reply:
     if payload.get("jti"):  # off the reply's path: at most one write a minute per token
         conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))
     return Reply(
-        "authenticated", {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
+        "authenticated",
+        {"clientId": conn.client_id, "permissions": perms.ordered(effective)},
+        then=(lambda: bridge_ready(conn)) if perms.GAMESERVER in effective else None,
     )
+
+
+async def bridge_ready(conn) -> None:  # noqa: ANN001
+    """After a game server's bridge authenticates: its live copy of the client list (the
+    synchronous exports answer from it; docs/PROTOCOL.md, "The exports in the resource")."""
+    await conn.hub.sync_bridge(conn)
 
 
 def schedule_expiry(conn) -> None:  # noqa: ANN001
@@ -121,6 +129,8 @@ registry.declare_outbound(
     "connected", "authenticated", "error", "pong", "ack", "tokenExpiring", "tokenExpired",
     "permissionsChanged", "bridgeReplaced",
 )
+# Pushed to the game server's bridge only: its copy of the connected-client list.
+registry.declare_outbound("connectedClients", permission=perms.GAMESERVER)
 
 
 class BroadcastSchema(serializers.Serializer):

@@ -59,6 +59,16 @@
   const game = new GameState(natives, { shareIp: config.shareIp });
   const handlers = commandHandlers(game, natives, log);
   let connection = null;
+  // The platform's authenticated clients as it last pushed them (connectedClients: after
+  // every auth of this bridge and on every change, docs/PROTOCOL.md); empty while offline.
+  // The synchronous getConnectedClients/sendToClient answer from this copy.
+  let liveClients = [];
+  let liveClientSet = new Set();
+
+  function setLiveClients(ids) {
+    liveClients = ids;
+    liveClientSet = new Set(ids);
+  }
 
   // -- the connection ------------------------------------------------------------------
 
@@ -126,6 +136,11 @@
   }
 
   function onEvent(event, data) {
+    if (event === 'connectedClients') {
+      const ids = data && Array.isArray(data.clients) ? data.clients.filter((id) => typeof id === 'string') : [];
+      setLiveClients(ids);
+      return;
+    }
     if (event === 'bridgeReplaced') {
       // Another game server speaks for this account now; two reporting in turn would
       // mix their players up, so this one stops until an admin restarts it.
@@ -154,7 +169,10 @@
       onAuthenticated,
       onCommand,
       onEvent,
-      onDown: (why) => emit('websocket:disconnected', why),
+      onDown: (why) => {
+        setLiveClients([]); // no longer known: nothing can be sent to them through us
+        emit('websocket:disconnected', why);
+      },
     });
     connection.start();
   }
@@ -288,24 +306,72 @@
     };
   }
 
-  const api = {
-    generateToken: withCallback((sub, permissions, expiresIn) => {
-      if (!config.exportGenerateToken) {
-        const err = new PlatformError('the generateToken export is off (set ws_export_generate_token "true" '
-          + 'in server.cfg to allow resources to mint tokens)', 'export_disabled');
-        log.warn(`generateToken refused: ${err.message} (${err.code})`);
-        return Promise.reject(err);
+  // The spec's synchronous forms: the value itself (or, for generateToken before its key
+  // has arrived, the Promise form); a function as the last argument is called back too.
+  function answerNow(fn) {
+    return (...args) => {
+      const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      let value;
+      try {
+        value = fn(...args);
+      } catch (err) {
+        if (!cb) throw err;
+        cb(`${err.message} (${err.code})`, null);
+        return undefined;
       }
-      const data = { sub, permissions: list(permissions) };
-      if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
-      return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);
-    }),
+      if (cb) {
+        if (value && typeof value.then === 'function') {
+          value.then((v) => cb(null, v), (err) => cb(`${err.message} (${err.code})`, null));
+        } else {
+          cb(null, value);
+        }
+      }
+      return value;
+    };
+  }
+
+  function generateTokenAsync(sub, permissions, expiresIn) {
+    if (!config.exportGenerateToken) return Promise.reject(generateTokenDisabled());
+    const data = { sub, permissions: list(permissions) };
+    if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
+    return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);
+  }
+
+  function generateTokenDisabled() {
+    const err = new PlatformError('the generateToken export is off (set ws_export_generate_token "true" '
+      + 'in server.cfg to allow resources to mint tokens)', 'export_disabled');
+    log.warn(`generateToken refused: ${err.message} (${err.code})`);
+    return err;
+  }
+
+  function sendToClientAsync(clientId, event, data) {
+    return forward('sendToClient', 'sendToClient', { clientId, event, data: data === undefined ? null : data },
+      (reply) => Boolean(reply.data && reply.data.delivered));
+  }
+
+  /** sendToClient as the spec has it: whether that client is connected (per the live
+   * copy); the message follows asynchronously (failures are printed in the console). */
+  function sendToClientNow(clientId, event, data) {
+    if (typeof clientId !== 'string' || !liveClientSet.has(clientId)) {
+      if (!connection || !connection.online) log.debug(`sendToClient: not connected to the platform; nothing sent to ${clientId}`);
+      return false;
+    }
+    sendToClientAsync(clientId, event, data).then((delivered) => {
+      if (!delivered) log.debug(`sendToClient: ${clientId} left before ${event} reached it`);
+    }, () => {}); // forward() already printed why
+    return true;
+  }
+
+  const api = {
+    generateToken: answerNow((sub, permissions, expiresIn) => generateTokenAsync(sub, permissions, expiresIn)),
     broadcast: withCallback((event, data) => forward('broadcast', 'broadcast',
       { event, data: data === undefined ? null : data }, () => undefined)),
-    sendToClient: withCallback((clientId, event, data) => forward('sendToClient', 'sendToClient',
-      { clientId, event, data: data === undefined ? null : data },
-      (reply) => Boolean(reply.data && reply.data.delivered))),
-    getConnectedClients: withCallback(() => forward('getConnectedClients', 'getConnectedClients', undefined,
+    sendToClient: answerNow(sendToClientNow),
+    getConnectedClients: answerNow(() => liveClients.slice()),
+    // The Promise forms: the platform's own answer, over the network.
+    generateTokenAsync: withCallback(generateTokenAsync),
+    sendToClientAsync: withCallback(sendToClientAsync),
+    getConnectedClientsAsync: withCallback(() => forward('getConnectedClients', 'getConnectedClients', undefined,
       (reply) => reply.data.clients)),
     characterSelected,
     characterUpdated,

@@ -13,7 +13,7 @@
 //   {"cmd": "export", "id": 7, "resource": "[websocket]", "name": "generateToken", "args": [...],
 //    "callback": false}
 //   {"cmd": "stop"}
-// Records (stdout): {"type": "console" | "native" | "event" | "sent" | "connectResult" |
+// Records (stdout): {"type": "console" | "native" | "event" | "sent" | "received" | "connectResult" |
 //   "exportResult" | "exportCallback" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
 
 const fs = require('fs');
@@ -70,6 +70,20 @@ process.on('unhandledRejection', (reason) => record({ type: 'unhandledRejection'
 const wsPath = require.resolve(path.join(ROOT, 'vendor', 'ws', 'index.js'));
 const RealWebSocket = require(wsPath);
 class RecordingWebSocket extends RealWebSocket {
+  constructor(...args) {
+    super(...args);
+    // Every frame received: its event name only (a token may be in the data).
+    this.on('message', (raw) => {
+      let event = null;
+      try {
+        event = JSON.parse(String(raw)).event;
+      } catch (e) {
+        // not JSON: the resource says so itself
+      }
+      record({ type: 'received', event });
+    });
+  }
+
   send(text, ...rest) {
     const frame = JSON.parse(text);
     const small = frame.event !== 'auth' && text.length < 4096;
@@ -106,14 +120,17 @@ const commands = {
       args.push((err, value) => record({ type: 'exportCallback', id: c.id, err, value }));
     }
     let result;
+    let promise = false; // whether the export returned a Promise (else: its value, now)
     try {
-      result = Promise.resolve(globalThis.exports[c.resource][c.name](...args));
+      const raw = globalThis.exports[c.resource][c.name](...args);
+      promise = Boolean(raw && typeof raw.then === 'function');
+      result = Promise.resolve(raw);
     } catch (err) {
       result = Promise.reject(err);
     }
     return result.then(
-      (value) => record({ type: 'exportResult', id: c.id, ok: true, value: value === undefined ? null : value }),
-      (err) => record({ type: 'exportResult', id: c.id, ok: false, error: err.message, code: err.code || null }),
+      (value) => record({ type: 'exportResult', id: c.id, ok: true, promise, value: value === undefined ? null : value }),
+      (err) => record({ type: 'exportResult', id: c.id, ok: false, promise, error: err.message, code: err.code || null }),
     );
   },
   stop() {

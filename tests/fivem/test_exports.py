@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import websockets
@@ -64,20 +65,55 @@ async def test_exports_are_forwarded_to_the_platform(live, resources, admins):
     assert (await resource.call_export("broadcast", "customEvent", {"n": 1}))["ok"]
     assert await admin.expect("customEvent") == {"event": "customEvent", "data": {"n": 1}}
 
+    # The spec's forms answer synchronously (from the list the platform keeps live in the
+    # resource); the message itself follows.
     sent = await resource.call_export("sendToClient", admin.client_id, "direct", {"x": 1})
-    assert sent == {**sent, "ok": True, "value": True}
+    assert sent == {**sent, "ok": True, "promise": False, "value": True}
     assert await admin.expect("direct") == {"event": "direct", "data": {"x": 1}}
     missing = await resource.call_export("sendToClient", "no-such-client", "direct", {})
-    assert missing["ok"] and missing["value"] is False
+    assert missing == {**missing, "ok": True, "promise": False, "value": False}
+    # A reserved event name: true (the client is there), and the platform's refusal is
+    # printed in the console, as for any fire-and-forget call.
+    reserved = await resource.call_export("sendToClient", admin.client_id, "authenticated", {})
+    assert reserved["value"] is True
+    await resource.wait_console("sendToClient failed")
 
     clients = await resource.call_export("getConnectedClients")
-    assert {admin.client_id, bridge_id} <= set(clients["value"])
+    assert clients["promise"] is False and {admin.client_id, bridge_id} <= set(clients["value"])
+    # The Promise forms ask the platform itself.
+    asked = await resource.call_export("getConnectedClientsAsync")
+    assert asked["promise"] is True and set(asked["value"]) == set(clients["value"])
+    delivered = await resource.call_export("sendToClientAsync", admin.client_id, "direct", {"x": 2})
+    assert delivered == {**delivered, "ok": True, "promise": True, "value": True}
+    assert await admin.expect("direct") == {"event": "direct", "data": {"x": 2}}
+
+    # A client that leaves is gone from the copy once the platform's push arrives.
+    other = await admins(live.server.url)
+    await wait_clients(resource, lambda ids: other.client_id in ids)
+    await other.close()
+    await wait_clients(resource, lambda ids: other.client_id not in ids)
 
     # The resource's own name answers as well as the spec's "[websocket]".
     own = await resource.call_export("getConnectedClients", resource="websocket")
     assert set(own["value"]) == set(clients["value"])
     connected = await resource.call_export("isConnected")
     assert connected["value"] is True
+
+
+async def wait_clients(resource, predicate, timeout: float = 5) -> list[str]:
+    """Call getConnectedClients (synchronous) until its answer satisfies ``predicate``: the
+    platform's push crosses a socket, so a test waits for it (bounded), never sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mark = len(resource.records)
+        result = await resource.call_export("getConnectedClients")
+        assert result["promise"] is False
+        if predicate(result["value"]):
+            return result["value"]
+        assert time.monotonic() < deadline, f"the list never matched: {result['value']}"
+        # Wait for the next list the platform pushes (or one that came meanwhile).
+        await resource.wait_for(lambda r: r["type"] == "received" and r["event"] == "connectedClients",
+                                after=mark, timeout=max(deadline - time.monotonic(), 0.1), what="a pushed list")
 
 
 async def test_callback_form_of_the_exports(live, resources):
@@ -103,8 +139,10 @@ async def test_a_refused_token_is_explained_and_retried_slowly(live, resources):
     no_grant = live.platform.manage("ws_token", "viewer", "--permissions", "players.view").stdout.strip()
     resource = await resources(live.convars(ws_platform_token=no_grant))
     await resource.wait_console("its user lacks the gameserver grant")
-    result = await resource.call_export("getConnectedClients", timeout=15)
+    result = await resource.call_export("getConnectedClientsAsync", timeout=15)
     assert result["ok"] is False and result["code"] == "platform_offline"
+    result = await resource.call_export("getConnectedClients")
+    assert result == {**result, "ok": True, "promise": False, "value": []}
 
 
 async def test_exports_wait_for_the_connection_then_fail_clearly(resources):
