@@ -53,6 +53,11 @@ WS_BRIDGE_MINT_SUBJECTS = config.env_list("WS_BRIDGE_MINT_SUBJECTS", [])
 WS_BRIDGE_MINT_PERMISSIONS = config.env_list("WS_BRIDGE_MINT_PERMISSIONS", [])
 WS_BRIDGE_MINT_MAX_LIFETIME = config.env_str("WS_BRIDGE_MINT_MAX_LIFETIME", "1h")
 config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
+# Each bridge account's signing key (the resource's synchronous generateToken; docs/
+# SECURITY.md, "Bridge signing keys"): a new one after this long; a connected bridge's key
+# is re-checked (rotated, revoked) at least every WS_BRIDGE_KEY_CHECK seconds.
+WS_BRIDGE_KEY_ROTATION = config.env_str("WS_BRIDGE_KEY_ROTATION", "24h")
+WS_BRIDGE_KEY_CHECK = config.env_float("WS_BRIDGE_KEY_CHECK", 60.0, minimum=0.5)
 # An issued token's last_used_at is written at most once per this many seconds.
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.

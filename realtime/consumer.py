@@ -64,8 +64,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.token_issuer: str | None = None
         self.token_exp: float | None = None
         # A bridge's (gameserver) copy of the connected-client list, as last pushed to it;
-        # None until the first push (realtime.hub.Hub.sync_bridge).
+        # None until it subscribes (bridgeSync; realtime.hub.Hub.sync_bridge).
         self.pushed_clients: list[str] | None = None
+        # The kid of the signing key last given to a bridge (None: told it has none; "": not
+        # subscribed, bridgeSync). Never the key itself (realtime.bridgekeys).
+        self.signing_kid: str | None = ""
         self.connected_at = time.time()
         self.closed = False
         self._in_flight: set[asyncio.Task] = set()

@@ -216,8 +216,8 @@ class Hub:
         )
 
     async def sync_bridge(self, consumer: RealtimeConsumer) -> None:
-        """Give a bridge that just authenticated its first copy of the client list; from
-        then on every change is pushed to it (``connectedClients``)."""
+        """Give a bridge that subscribed (``bridgeSync``) its first copy of the client list;
+        from then on every change is pushed to it (``connectedClients``)."""
         async with self._clients_lock:
             ids = await self.connected_clients()
             consumer.pushed_clients = ids

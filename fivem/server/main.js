@@ -18,6 +18,7 @@
   const { PlatformConnection, PlatformError } = load('server/lib/connection.js');
   const { GameState, toSource } = load('server/lib/game.js');
   const { commandHandlers } = load('server/lib/commands.js');
+  const { Signer } = load('server/lib/signing.js');
 
   // The spec's call sites say exports["[websocket]"]: a bracketed folder is a category
   // in FiveM, never a resource name, so the exports are also answered under that name.
@@ -64,6 +65,9 @@
   // The synchronous getConnectedClients/sendToClient answer from this copy.
   let liveClients = [];
   let liveClientSet = new Set();
+  // This server's signing key (signingKey, after every auth and on rotation), in memory
+  // only: the synchronous generateToken signs with it.
+  const signer = new Signer();
 
   function setLiveClients(ids) {
     liveClients = ids;
@@ -105,8 +109,22 @@
     return chunks;
   }
 
+  /** Subscribe to the client list and this server's signing key (the synchronous exports). */
+  function bridgeSync() {
+    connection.request('bridgeSync', undefined, { wait: false }).then((reply) => {
+      // The key comes in the reply; the list follows it (connectedClients).
+      onEvent('signingKey', (reply.data && reply.data.signingKey) || { kid: null });
+    }, (err) => {
+      if (err.code !== 'connection_lost' && err.code !== 'platform_offline') {
+        log.warn(`the platform did not subscribe this server to its client list and signing key: ${err.message} `
+          + `(${err.code}); getConnectedClients answers [] and generateToken its Promise form`);
+      }
+    });
+  }
+
   function onAuthenticated(info) {
     emit('websocket:connected', info.clientId);
+    bridgeSync(); // queued ahead of the snapshot, so the copy is live before it is sent
     const left = tokenExpiresIn(config.token, Date.now());
     if (left !== null && left < 7 * 86400) {
       log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: mint a new one soon`);
@@ -139,6 +157,15 @@
     if (event === 'connectedClients') {
       const ids = data && Array.isArray(data.clients) ? data.clients.filter((id) => typeof id === 'string') : [];
       setLiveClients(ids);
+      return;
+    }
+    if (event === 'signingKey') {
+      const had = signer.ready;
+      signer.update(data);
+      if (signer.ready && !had) log.info('signing key received: generateToken answers synchronously');
+      if (!signer.ready && had) {
+        log.warn('the platform withdrew this server\'s signing key: generateToken returns its Promise form until a new one arrives');
+      }
       return;
     }
     if (event === 'bridgeReplaced') {
@@ -362,8 +389,25 @@
     return true;
   }
 
+  /** generateToken as the spec has it: a token (string), signed here; the Promise form
+   * until this server's signing key has arrived. */
+  function generateTokenNow(sub, permissions, expiresIn) {
+    if (!config.exportGenerateToken) throw generateTokenDisabled();
+    if (!signer.ready) {
+      log.warn('generateToken: this server\'s signing key has not arrived from the platform yet; '
+        + 'returning a Promise of the token instead of the token (await it, or pass a callback)');
+      return generateTokenAsync(sub, permissions, expiresIn);
+    }
+    try {
+      return signer.sign(sub, list(permissions), expiresIn, log.warn);
+    } catch (err) {
+      log.warn(`generateToken refused: ${err.message} (${err.code})`);
+      throw err;
+    }
+  }
+
   const api = {
-    generateToken: answerNow((sub, permissions, expiresIn) => generateTokenAsync(sub, permissions, expiresIn)),
+    generateToken: answerNow(generateTokenNow),
     broadcast: withCallback((event, data) => forward('broadcast', 'broadcast',
       { event, data: data === undefined ? null : data }, () => undefined)),
     sendToClient: answerNow(sendToClientNow),
@@ -389,6 +433,7 @@
   on('onResourceStop', (resource) => {
     if (resource !== RESOURCE) return;
     if (connection) connection.stop('the resource is stopping');
+    signer.forget();
     // Callers cache export functions per resource name and forget them when that
     // resource stops; no resource is called "[websocket]", so say it for it.
     emit('onServerResourceStop', SPEC_NAME);

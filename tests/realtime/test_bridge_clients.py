@@ -22,6 +22,11 @@ async def test_a_bridge_gets_the_list_after_authenticated_and_every_change(accou
     await bridge.open()
     reply = await bridge.auth(spec_token("gameserver", ["gameserver"]))
     assert reply["event"] == "authenticated"
+    # Nothing until the bridge subscribes (as the FiveM resource does after every auth).
+    assert await bridge.nothing(0.2)
+    synced = await bridge.request("bridgeSync", request_id="s")
+    assert synced["event"] == "bridgeSynced" and synced["requestId"] == "s"
+    assert synced["data"]["signingKey"]["server"] == "gameserver"  # test_bridge_keys.py
     # Right after the reply, before anything else: the list as of now, itself included.
     first = await bridge.recv()
     assert first == {"event": "connectedClients", "data": {"clients": sorted([viewer.client_id, bridge.client_id])}}
@@ -40,13 +45,16 @@ async def test_a_bridge_gets_the_list_after_authenticated_and_every_change(accou
     assert pushed["data"]["clients"] == sorted([bridge.client_id, stranger.client_id])
     # The list goes to bridges only, never to the other clients.
     assert await stranger.nothing(0.2)
-    # A re-auth (a renewed token) changes no one's presence: nothing new is pushed but the
-    # bridge's fresh copy, in the same order as at first.
+    # A re-auth (a renewed token) changes no one's presence: nothing is pushed, and the
+    # subscription stays.
     reply = await bridge.auth(spec_token("gameserver", ["gameserver"]))
     assert reply["event"] == "authenticated"
-    again = await bridge.recv()
-    assert again == {"event": "connectedClients", "data": {"clients": sorted([bridge.client_id, stranger.client_id])}}
     assert await bridge.nothing(0.2)
+    late = await authed_client(spec_token("viewer", ["players.view"]))
+    pushed = await bridge.recv()
+    assert pushed["data"]["clients"] == sorted([bridge.client_id, stranger.client_id, late.client_id])
+    await late.close()
+    assert (await bridge.recv())["data"]["clients"] == sorted([bridge.client_id, stranger.client_id])
     await stranger.close()
     await bridge.close()
 
@@ -54,6 +62,7 @@ async def test_a_bridge_gets_the_list_after_authenticated_and_every_change(accou
 async def test_a_burst_of_connections_ends_with_the_full_list(accounts, settings):
     settings.WS_CLIENT_LIST_PUSH_INTERVAL = 0.05
     bridge = await authed_client(spec_token("gameserver", ["gameserver"]))
+    assert (await bridge.request("bridgeSync"))["event"] == "bridgeSynced"
     assert (await bridge.recv())["event"] == "connectedClients"
     clients = [await authed_client(spec_token("viewer", ["players.view"])) for _ in range(20)]
     expected = sorted([bridge.client_id, *(c.client_id for c in clients)])
