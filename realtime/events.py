@@ -60,6 +60,29 @@ async def auth(request: Request) -> Reply:
     )
 
 
+@event("renewToken", permission=perms.GAMESERVER, reply="token", rate="command")
+async def renew_token(request: Request) -> Reply:
+    """A new token for the bridge itself, as long-lived as the one it authenticated with
+    (registered; the old one stays valid until it expires): the resource renews its own
+    token before it runs out."""
+    conn = request.connection
+    iat = getattr(conn, "token_iat", None)
+    iat = iat if isinstance(iat, (int, float)) else None
+    lifetime = (conn.token_exp - iat) if iat is not None else None
+    if not lifetime or lifetime <= 0:
+        lifetime = tokens.parse_duration(settings.WS_DEFAULT_TOKEN_LIFETIME).total_seconds()
+    longest = tokens.parse_duration(settings.WS_MAX_TOKEN_LIFETIME).total_seconds()
+    names = [p for p in conn.token_permissions if p in conn.permissions]
+    try:
+        token = await api.agenerate_token(
+            conn.username, names, int(min(lifetime, longest)),
+            label="renewed by the game server's bridge", issued_by=conn.user_id,
+        )
+    except api.TokenRequestError as exc:
+        raise InvalidPayload(str(exc)) from None
+    return Reply("token", {"token": token})
+
+
 # -- what the game server's resource keeps live: the client list, its signing key ------
 
 

@@ -127,7 +127,8 @@
     bridgeSync(); // queued ahead of the snapshot, so the copy is live before it is sent
     const left = tokenExpiresIn(config.token, Date.now());
     if (left !== null && left < 7 * 86400) {
-      log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: mint a new one soon`);
+      log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: this resource renews its `
+        + 'token while connected, but a restart starts from ws_platform_token again: mint a new one soon');
     }
     sendSnapshot().catch((err) => {
       log.error(`the platform refused the snapshot: ${err.message} (${err.code})`);
@@ -315,7 +316,7 @@
   function list(value) {
     // A Lua table arrives as an array, or as an object ({} for an empty table).
     if (Array.isArray(value)) return value;
-    if (value && typeof value === 'object') return Object.keys(value).sort((a, b) => a - b).map((k) => value[k]);
+    if (value && typeof value === 'object') return Object.keys(value).sort((a, b) => Number(a) - Number(b)).map((k) => value[k]);
     return value;
   }
 
@@ -423,7 +424,9 @@
   };
 
   for (const name of Object.keys(api)) {
-    exports(name, api[name]);
+    // FXServer's exports function is a global (citizen-scripting-v8 sets global.exports);
+    // named through globalThis so no checker mistakes it for CommonJS's exports object.
+    globalThis.exports(name, api[name]);
     if (RESOURCE !== SPEC_NAME) {
       // What exports(name, fn) does for this resource's own name, for the spec's name.
       on(`__cfx_export_${SPEC_NAME}_${name}`, (setCallback) => setCallback(api[name]));

@@ -212,11 +212,29 @@ async def socket_permissions(live, token: str) -> list[str] | None:
     return reply["data"]["permissions"] if reply["event"] == "authenticated" else None
 
 
-async def test_an_expiring_bridge_token_is_announced_in_the_console(live, resources):
-    # The platform warns WS_TOKEN_EXPIRY_WARNING (60) seconds before exp: here after 5 s.
+async def test_the_bridge_renews_its_token_before_it_expires(live, resources):
+    # A 20 s token: inside the platform's warning window (60 s) from the start, so the
+    # platform says tokenExpiring at once after every auth and the resource renews it.
     short = live.platform.manage("ws_token", "gameserver", "--permissions", "gameserver",
-                                 "--expires", "65s").stdout.strip()
+                                 "--expires", "20s").stdout.strip()
     resource = await resources(live.convars(ws_platform_token=short))
-    await resource.wait_console("ws_platform_token expires in 0h: mint a new one soon")
-    await resource.wait_for(lambda r: r["type"] == "console" and "s: mint a new one" in r["text"]
-                            and "manage.py ws_token" in r["text"], timeout=20, what="tokenExpiring warning")
+    await resource.wait_console("ws_platform_token expires in 0h: this resource renews its token while connected")
+    first_id = (await resource.wait_event("websocket:connected"))["args"][0]
+    await resource.wait_console("renewed the bridge token")
+    # Past the first token's exp (20 s) the same socket is still there: renewed again and
+    # again (at most every 5 s), re-authenticated in place, never closed for expiry.
+    first = next(r for r in resource.records if r["type"] == "console" and "renewed the bridge token" in r["text"])
+    await resource.wait_for(lambda r: r["_at"] > first["_at"] + 24, timeout=40, what="a record past the first exp")
+    renewals = [r for r in resource.records if r["type"] == "console" and "renewed the bridge token" in r["text"]]
+    assert len(renewals) >= 4, resource.dump()
+    texts = [r["text"] for r in resource.records if r["type"] == "console"]
+    assert not [t for t in texts if "disconnected" in t or "expired" in t or "could not renew" in t], texts
+    assert len([r for r in resource.records if r["type"] == "event" and r["name"] == "websocket:connected"]) == 1
+    clients = await resource.call_export("getConnectedClientsAsync")
+    assert clients["ok"] and first_id in clients["value"], clients
+    # Each renewal is a registered token of the bridge's own account.
+    rows = live.platform.shell(
+        "from accounts.models import IssuedToken\n"
+        "print(IssuedToken.objects.filter(user__username='gameserver', label=\"renewed by the game server's bridge\").count())"
+    ).strip().splitlines()[-1]
+    assert int(rows) >= 4

@@ -177,3 +177,26 @@ async def test_a_bridge_account_that_is_deactivated_or_loses_gameserver_verifies
     assert (await auth(token))["data"]["code"] == "invalid_token"
     # And it is given no key: a socket of that account without gameserver gets none.
     assert await sync_to_async(bridgekeys.delivery)(user.pk, "gameserver") is None
+
+
+async def test_a_bridge_renews_its_own_token_as_long_lived_as_the_one_it_holds(accounts):
+    client = Client()
+    await client.open()
+    await client.auth(spec_token("gameserver", ["gameserver"], lifetime=7200))
+    reply = await client.request("renewToken", request_id="n")
+    assert reply["event"] == "token" and reply["requestId"] == "n"
+    claims = jwt.decode(reply["data"]["token"], options={"verify_signature": False})
+    assert claims["sub"] == "gameserver" and claims["permissions"] == ["gameserver"]
+    assert claims["exp"] - claims["iat"] == 7200
+    row = await IssuedToken.objects.aget(jti=claims["jti"])
+    assert row.label == "renewed by the game server's bridge"
+    # The socket re-authenticates with it in place.
+    again = await client.auth(reply["data"]["token"])
+    assert again["event"] == "authenticated" and again["data"]["clientId"] == client.client_id
+    await client.close()
+    viewer = Client()
+    await viewer.open()
+    await viewer.auth(spec_token("viewer", ["players.view"]))
+    denied = await viewer.request("renewToken")
+    assert denied["data"]["code"] == "permission_denied"
+    await viewer.close()
