@@ -12,9 +12,10 @@
 //   {"cmd": "emit", "event": "websocket:characterSelected", "args": [1, {...}]}
 //   {"cmd": "export", "id": 7, "resource": "[websocket]", "name": "generateToken", "args": [...],
 //    "callback": false}
+//   {"cmd": "script", "id": 8, "code": "const t = exports['[websocket]'].generateToken(...);", "result": "t"}
 //   {"cmd": "stop"}
 // Records (stdout): {"type": "console" | "native" | "event" | "sent" | "received" | "connectResult" |
-//   "exportResult" | "exportCallback" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
+//   "exportResult" | "exportCallback" | "scriptResult" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
 
 const fs = require('fs');
 const path = require('path');
@@ -132,6 +133,22 @@ const commands = {
       (value) => record({ type: 'exportResult', id: c.id, ok: true, promise, value: value === undefined ? null : value }),
       (err) => record({ type: 'exportResult', id: c.id, ok: false, promise, error: err.message, code: err.code || null }),
     );
+  },
+  script(c) {
+    // Code as another resource's server script would run it (the spec's examples,
+    // verbatim), then the value of the expression ``result``.
+    let value;
+    let promise = false;
+    try {
+      value = vm.runInThisContext(`(function () {\n${c.code}\n;return (${c.result});\n})()`, { filename: `script-${c.id}.js` });
+      promise = Boolean(value && typeof value.then === 'function');
+    } catch (err) {
+      record({ type: 'scriptResult', id: c.id, ok: false, error: err.message, code: err.code || null });
+      return undefined;
+    }
+    const kind = Array.isArray(value) ? 'array' : typeof value;
+    record({ type: 'scriptResult', id: c.id, ok: true, promise, kind, value: promise || value === undefined ? null : value });
+    return undefined;
   },
   stop() {
     fivem.trigger('onResourceStop', '', [resourceName]);

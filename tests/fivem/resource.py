@@ -140,6 +140,13 @@ class Resource:
         """Call an export as another resource would; its exportResult record."""
         return await self.export_result(await self.start_export(name, *args, resource=resource), timeout)
 
+    async def run_script(self, code: str, result: str, timeout: float = 10) -> Record:
+        """Run JavaScript as another resource's server script would; the value of ``result``."""
+        script_id = next(self._ids)
+        await self.send({"cmd": "script", "id": script_id, "code": code, "result": result})
+        return await self.wait_for(lambda r: r["type"] == "scriptResult" and r["id"] == script_id,
+                                   timeout=timeout, what=f"result of script {script_id}")
+
     def natives(self, name: str) -> list[list]:
         """The arguments of every call to native ``name`` so far."""
         return [r["args"] for r in self.records if r["type"] == "native" and r["name"] == name]
