@@ -46,6 +46,11 @@ class IssuedToken(models.Model):
     # A web admin page token's login session: an HMAC of the session key (never the key
     # itself), so logout revokes every page token of that session (webui/session.py).
     session_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # A token the game server's bridge signed itself (the generateToken export): the key it
+    # used; revoking the key revokes these (realtime.bridgekeys).
+    signing_key = models.ForeignKey(
+        "accounts.BridgeSigningKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="tokens"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -118,3 +123,28 @@ class AccessChange(models.Model):
 
     def __str__(self) -> str:
         return f"change {self.id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BridgeSigningKey(models.Model):
+    """A game server bridge's key for signing the generateToken export's tokens itself,
+    one bridge account each (the account that speaks for that game server).
+
+    The key material is never stored: it is derived one-way (HMAC) from WS_JWT_SECRET and
+    ``kid`` (realtime.bridgekeys), delivered over the bridge's socket and held in memory by
+    the resource. A newer key retires the older one (it still verifies the tokens it signed
+    before, until they expire); a revoked key verifies nothing, and its tokens are revoked.
+    """
+
+    kid = models.CharField("key id", max_length=40, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bridge_keys")
+    created_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "bridge signing key"
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "retired" if self.retired_at else "current"
+        return f"{self.user} {self.kid} ({state})"

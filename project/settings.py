@@ -34,6 +34,10 @@ WS_DEFAULT_TOKEN_LIFETIME = config.env_str("WS_DEFAULT_TOKEN_LIFETIME", "24h")
 WS_MAX_TOKEN_LIFETIME = config.env_str("WS_MAX_TOKEN_LIFETIME", "365d")
 # How long a dead process's clients may still be listed by get_connected_clients().
 WS_PRESENCE_TTL = config.env_float("WS_PRESENCE_TTL", 15.0, minimum=2.0)
+# The connected-client list pushed to the game server's bridge (the synchronous
+# getConnectedClients/sendToClient exports): at most one push per this many seconds per
+# process, so a burst of connections costs a few pushes, not one per socket.
+WS_CLIENT_LIST_PUSH_INTERVAL = config.env_float("WS_CLIENT_LIST_PUSH_INTERVAL", 0.1, minimum=0.0)
 WS_ALLOWED_ORIGINS = config.env_list("WS_ALLOWED_ORIGINS", [])
 WS_REQUIRE_ORIGIN = config.env_bool("WS_REQUIRE_ORIGIN", False)
 # Only tokens in the issued-token registry authenticate (docs/SECURITY.md, "Tokens"): on by
@@ -55,6 +59,11 @@ WS_BRIDGE_MINT_SUBJECTS = config.env_list("WS_BRIDGE_MINT_SUBJECTS", [])
 WS_BRIDGE_MINT_PERMISSIONS = config.env_list("WS_BRIDGE_MINT_PERMISSIONS", [])
 WS_BRIDGE_MINT_MAX_LIFETIME = config.env_str("WS_BRIDGE_MINT_MAX_LIFETIME", "1h")
 config.check_bridge_mint(WS_BRIDGE_MINT_PERMISSIONS)
+# Each bridge account's signing key (the resource's synchronous generateToken; docs/
+# SECURITY.md, "Bridge signing keys"): a new one after this long; a connected bridge's key
+# is re-checked (rotated, revoked) at least every WS_BRIDGE_KEY_CHECK seconds.
+WS_BRIDGE_KEY_ROTATION = config.env_str("WS_BRIDGE_KEY_ROTATION", "24h")
+WS_BRIDGE_KEY_CHECK = config.env_float("WS_BRIDGE_KEY_CHECK", 60.0, minimum=0.5)
 # An issued token's last_used_at is written at most once per this many seconds.
 WS_TOKEN_USED_INTERVAL = config.env_int("WS_TOKEN_USED_INTERVAL", 60, minimum=1)
 # How long an admin command waits for the game server to answer.

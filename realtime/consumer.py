@@ -63,6 +63,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.token_issuer_id: int | None = None
         self.token_issuer: str | None = None
         self.token_exp: float | None = None
+        # A bridge's (gameserver) copy of the connected-client list, as last pushed to it;
+        # None until it subscribes (bridgeSync; realtime.hub.Hub.sync_bridge).
+        self.pushed_clients: list[str] | None = None
+        # The kid of the signing key last given to a bridge (None: told it has none; "": not
+        # subscribed, bridgeSync). Never the key itself (realtime.bridgekeys).
+        self.signing_kid: str | None = ""
         self.connected_at = time.time()
         self.closed = False
         self._in_flight: set[asyncio.Task] = set()
@@ -387,6 +393,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         if isinstance(reply, Reply):
             await self.send_event(reply.event, reply.data, request.request_id)
+            if reply.then is not None and not self.closed:
+                try:
+                    await reply.then()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the reply went out; keep the socket
+                    log.exception("socket event %s: what follows the reply failed", spec.name)
         elif request.request_id is not None:
             await self.send_event("ack", None, request.request_id)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import time
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from rest_framework import serializers
 
 from accounts import permissions as perms
 from accounts.services import note_token_used
-from realtime import access, api, protocol, tokens
+from realtime import access, api, bridgekeys, protocol, tokens
 from realtime.fields import StrictBooleanField, StrictCharField
+from realtime.hub import Hub, get_hub, hub_handler
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event, registry
 
@@ -25,7 +27,13 @@ class AuthSchema(serializers.Serializer):
 async def auth(request: Request) -> Reply:
     """Authenticate (or re-authenticate) the socket with a JWT."""
     conn = request.connection
-    payload = tokens.verify(request.data["token"])
+    raw = request.data["token"]
+    if bridgekeys.signed_by_bridge(raw):
+        # Signed by a game server's resource with its bridge key (its synchronous
+        # generateToken): verified with that key, within the allow-list, then registered.
+        payload = await database_sync_to_async(bridgekeys.verify)(raw)
+    else:
+        payload = tokens.verify(raw)
     if conn.authenticated and payload["sub"] != conn.username:
         # Re-auth may renew the token, never switch to another user.
         raise PermissionDenied("Re-authentication must be for the same subject")
@@ -50,6 +58,67 @@ async def auth(request: Request) -> Reply:
     return Reply(
         "authenticated", {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
     )
+
+
+@event("renewToken", permission=perms.GAMESERVER, reply="token", rate="command")
+async def renew_token(request: Request) -> Reply:
+    """A new token for the bridge itself, as long-lived as the one it authenticated with
+    (registered; the old one stays valid until it expires): the resource renews its own
+    token before it runs out."""
+    conn = request.connection
+    iat = getattr(conn, "token_iat", None)
+    iat = iat if isinstance(iat, (int, float)) else None
+    lifetime = (conn.token_exp - iat) if iat is not None else None
+    if not lifetime or lifetime <= 0:
+        lifetime = tokens.parse_duration(settings.WS_DEFAULT_TOKEN_LIFETIME).total_seconds()
+    longest = tokens.parse_duration(settings.WS_MAX_TOKEN_LIFETIME).total_seconds()
+    names = [p for p in conn.token_permissions if p in conn.permissions]
+    try:
+        token = await api.agenerate_token(
+            conn.username, names, int(min(lifetime, longest)),
+            label="renewed by the game server's bridge", issued_by=conn.user_id,
+        )
+    except api.TokenRequestError as exc:
+        raise InvalidPayload(str(exc)) from None
+    return Reply("token", {"token": token})
+
+
+# -- what the game server's resource keeps live: the client list, its signing key ------
+
+
+@event("bridgeSync", permission=perms.GAMESERVER, reply="bridgeSynced")
+async def bridge_sync(request: Request) -> Reply:
+    """Subscribe this bridge to its copy of the connected-client list and its signing key
+    (the resource's synchronous exports): the key now, the list right after, then both on
+    every change."""
+    conn = request.connection
+    key = await _check_key(conn)
+    return Reply("bridgeSynced", {"signingKey": key}, then=lambda: conn.hub.sync_bridge(conn))
+
+
+async def _check_key(conn) -> dict | None:  # noqa: ANN001
+    """The bridge's current key (None: it may have none), noted as the one it holds; the
+    next check is due at its rotation or after WS_BRIDGE_KEY_CHECK, whichever is first."""
+    key = await database_sync_to_async(bridgekeys.delivery)(conn.user_id, conn.username)
+    conn.signing_kid = key["kid"] if key else None
+    wait = settings.WS_BRIDGE_KEY_CHECK
+    if key:
+        wait = min(wait, max(key["rotatesAt"] - time.time(), 0) + 0.5)
+    conn.set_timer("bridge-key", wait, lambda: send_signing_key(conn))
+    return key
+
+
+async def send_signing_key(conn) -> None:  # noqa: ANN001
+    """Push a subscribed bridge's signing key when it differs from the one it holds (new,
+    rotated, or revoked: ``signingKey`` with ``kid: null`` then)."""
+    if conn.closed or not conn.authenticated or conn.signing_kid == "":
+        return
+    held = conn.signing_kid
+    key = await _check_key(conn) if perms.GAMESERVER in conn.permissions else None
+    if not key:
+        conn.signing_kid = None
+    if conn.signing_kid != held:
+        await conn.send_event("signingKey", key or {"kid": None})
 
 
 def schedule_expiry(conn) -> None:  # noqa: ANN001
@@ -83,6 +152,23 @@ async def _expired(conn) -> None:  # noqa: ANN001
 async def ping(request: Request) -> Reply:
     """Round-trip check; answers the server's time in milliseconds."""
     return Reply("pong", {"time": int(time.time() * 1000)})
+
+
+def announce_key_change(user_ids: list[int]) -> None:
+    """Tell every process's hub that these bridge accounts' keys changed (from sync code:
+    a command, Django admin); their connected bridges get the current key at once."""
+
+    async def publish() -> None:
+        await get_hub().publish({"type": "bridge.key", "user_ids": list(user_ids)})
+
+    async_to_sync(publish)()
+
+
+@hub_handler("bridge.key")
+async def _on_key_change(hub: Hub, message: dict) -> None:
+    user_ids = set(message["user_ids"])
+    for conn in hub.local(lambda c: c.authenticated and c.user_id in user_ids):
+        await send_signing_key(conn)
 
 
 # -- the spec's exports, for the game server's bridge ---------------------------------
@@ -121,6 +207,9 @@ registry.declare_outbound(
     "connected", "authenticated", "error", "pong", "ack", "tokenExpiring", "tokenExpired",
     "permissionsChanged", "bridgeReplaced",
 )
+# Pushed to the game server's bridge only: its copy of the connected-client list, and its
+# signing key.
+registry.declare_outbound("connectedClients", "signingKey", permission=perms.GAMESERVER)
 
 
 class BroadcastSchema(serializers.Serializer):

@@ -12,6 +12,8 @@ Messages between hubs (the ``type`` of a channel-layer message):
   hub.request    {client_id, text, request_id, reply_to}
                  a server-to-client request; the client's answer goes back to reply_to
   hub.reply      {request_id, message | gone}     the answer to hub.request
+  hub.clients    {}                               an authenticated client came or went:
+                 each hub pushes the list to its bridges (``connectedClients``)
 Other apps add their own with :func:`hub_handler` (e.g. ``accounts.revoked``).
 
 Without Redis (``REDIS_URL`` unset) the channel layer is in memory: it reaches only this
@@ -36,6 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from accounts import signals as account_signals
+from accounts.permissions import GAMESERVER
 from realtime import presence
 from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
@@ -81,6 +84,12 @@ class Hub:
         self.counts = SocketCounts()  # sockets per address / user, for the caps
         # Commands per user, across their sockets (and, with Redis, across processes).
         self.user_buckets = UserBuckets(shared=presence.uses_redis())
+        # The connected-client list pushed to this process's bridges: one push task at a
+        # time (a change during a push makes it go round once more), one lock so that a
+        # bridge's first list and the task's never cross.
+        self._clients_dirty = False
+        self._clients_task: asyncio.Task | None = None
+        self._clients_lock = asyncio.Lock()
 
     # -- life ---------------------------------------------------------------------------
 
@@ -145,6 +154,9 @@ class Hub:
                 await self.layer.group_add(HUB_GROUP, self.channel)
                 if self.presence:
                     await self.presence.heartbeat(self.channel, self.authenticated_ids())
+                    # A process found dead takes its clients with it, with no message: the
+                    # bridges' copy follows here (unchanged lists are not sent again).
+                    self.clients_changed()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
@@ -203,14 +215,61 @@ class Hub:
         """Record a socket's first successful auth in the shared presence."""
         if self.presence:
             await self.presence.add(self.channel, consumer.client_id, _who(consumer))
+        await self._announce_clients()
 
     async def detach(self, consumer: RealtimeConsumer) -> None:
         self.clients.pop(consumer.client_id, None)
-        if self.presence and consumer.authenticated_once:
-            try:
-                await self.presence.remove(self.channel, consumer.client_id)
-            except Exception:  # noqa: BLE001 - the heartbeat prunes it later
-                log.warning("hub: presence remove failed", exc_info=True)
+        if consumer.authenticated_once:
+            if self.presence:
+                try:
+                    await self.presence.remove(self.channel, consumer.client_id)
+                except Exception:  # noqa: BLE001 - the heartbeat prunes it later
+                    log.warning("hub: presence remove failed", exc_info=True)
+            await self._announce_clients()
+
+    async def _announce_clients(self) -> None:
+        try:
+            await self.publish({"type": "hub.clients"})
+        except Exception:  # noqa: BLE001 - the next heartbeat's pass catches up
+            log.warning("hub: announcing a client change failed", exc_info=True)
+
+    # -- the connected-client list, kept live in the bridges ------------------------------
+
+    def bridges(self) -> list[RealtimeConsumer]:
+        """This process's game-server bridges that hold a copy of the client list."""
+        return self.local(
+            lambda c: c.authenticated and c.pushed_clients is not None and GAMESERVER in c.permissions
+        )
+
+    async def sync_bridge(self, consumer: RealtimeConsumer) -> None:
+        """Give a bridge that subscribed (``bridgeSync``) its first copy of the client list;
+        from then on every change is pushed to it (``connectedClients``)."""
+        async with self._clients_lock:
+            ids = await self.connected_clients()
+            consumer.pushed_clients = ids
+            await consumer.send_event("connectedClients", {"clients": ids})
+
+    def clients_changed(self) -> None:
+        """A client came or went somewhere: push the list to this process's bridges."""
+        self._clients_dirty = True
+        if (self._clients_task is None or self._clients_task.done()) and self.bridges():
+            self._clients_task = asyncio.ensure_future(self._push_clients())
+
+    async def _push_clients(self) -> None:
+        while self._clients_dirty:
+            self._clients_dirty = False
+            async with self._clients_lock:
+                bridges = self.bridges()
+                if not bridges:
+                    return
+                ids = await self.connected_clients()
+                text = encode("connectedClients", {"clients": ids})
+                for bridge in bridges:
+                    if bridge.pushed_clients != ids:
+                        bridge.pushed_clients = ids
+                        await bridge.deliver(text)
+            # A burst of connections costs a push per interval, not one per socket.
+            await asyncio.sleep(settings.WS_CLIENT_LIST_PUSH_INTERVAL)
 
     def authenticated_ids(self) -> list[str]:
         return [cid for cid, c in self.clients.items() if c.authenticated]
@@ -339,6 +398,11 @@ async def _broadcast(hub: Hub, message: dict) -> None:
     else:
         receivers = hub.local(lambda c: c.authenticated)
     await hub.deliver_all(receivers, message["text"])
+
+
+@hub_handler("hub.clients")
+async def _clients(hub: Hub, message: dict) -> None:
+    hub.clients_changed()
 
 
 @hub_handler("hub.send")

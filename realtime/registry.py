@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a handler answers: an event name and its data, sent with the request's id."""
+    """What a handler answers: an event name and its data, sent with the request's id;
+    ``then``: a coroutine function run once the reply is written (what must follow it)."""
 
     event: str
     data: Any = None
+    then: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass

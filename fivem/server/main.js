@@ -18,6 +18,7 @@
   const { PlatformConnection, PlatformError } = load('server/lib/connection.js');
   const { GameState, toSource } = load('server/lib/game.js');
   const { commandHandlers } = load('server/lib/commands.js');
+  const { Signer } = load('server/lib/signing.js');
 
   // The spec's call sites say exports["[websocket]"]: a bracketed folder is a category
   // in FiveM, never a resource name, so the exports are also answered under that name.
@@ -59,6 +60,19 @@
   const game = new GameState(natives, { shareIp: config.shareIp });
   const handlers = commandHandlers(game, natives, log);
   let connection = null;
+  // The platform's authenticated clients as it last pushed them (connectedClients: after
+  // every auth of this bridge and on every change, docs/PROTOCOL.md); empty while offline.
+  // The synchronous getConnectedClients/sendToClient answer from this copy.
+  let liveClients = [];
+  let liveClientSet = new Set();
+  // This server's signing key (signingKey, after every auth and on rotation), in memory
+  // only: the synchronous generateToken signs with it.
+  const signer = new Signer();
+
+  function setLiveClients(ids) {
+    liveClients = ids;
+    liveClientSet = new Set(ids);
+  }
 
   // -- the connection ------------------------------------------------------------------
 
@@ -95,11 +109,26 @@
     return chunks;
   }
 
+  /** Subscribe to the client list and this server's signing key (the synchronous exports). */
+  function bridgeSync() {
+    connection.request('bridgeSync', undefined, { wait: false }).then((reply) => {
+      // The key comes in the reply; the list follows it (connectedClients).
+      onEvent('signingKey', (reply.data && reply.data.signingKey) || { kid: null });
+    }, (err) => {
+      if (err.code !== 'connection_lost' && err.code !== 'platform_offline') {
+        log.warn(`the platform did not subscribe this server to its client list and signing key: ${err.message} `
+          + `(${err.code}); getConnectedClients answers [] and generateToken its Promise form`);
+      }
+    });
+  }
+
   function onAuthenticated(info) {
     emit('websocket:connected', info.clientId);
+    bridgeSync(); // queued ahead of the snapshot, so the copy is live before it is sent
     const left = tokenExpiresIn(config.token, Date.now());
     if (left !== null && left < 7 * 86400) {
-      log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: mint a new one soon`);
+      log.warn(`ws_platform_token expires in ${Math.max(0, Math.round(left / 3600))}h: this resource renews its `
+        + 'token while connected, but a restart starts from ws_platform_token again: mint a new one soon');
     }
     sendSnapshot().catch((err) => {
       log.error(`the platform refused the snapshot: ${err.message} (${err.code})`);
@@ -126,6 +155,20 @@
   }
 
   function onEvent(event, data) {
+    if (event === 'connectedClients') {
+      const ids = data && Array.isArray(data.clients) ? data.clients.filter((id) => typeof id === 'string') : [];
+      setLiveClients(ids);
+      return;
+    }
+    if (event === 'signingKey') {
+      const had = signer.ready;
+      signer.update(data);
+      if (signer.ready && !had) log.info('signing key received: generateToken answers synchronously');
+      if (!signer.ready && had) {
+        log.warn('the platform withdrew this server\'s signing key: generateToken returns its Promise form until a new one arrives');
+      }
+      return;
+    }
     if (event === 'bridgeReplaced') {
       // Another game server speaks for this account now; two reporting in turn would
       // mix their players up, so this one stops until an admin restarts it.
@@ -154,7 +197,10 @@
       onAuthenticated,
       onCommand,
       onEvent,
-      onDown: (why) => emit('websocket:disconnected', why),
+      onDown: (why) => {
+        setLiveClients([]); // no longer known: nothing can be sent to them through us
+        emit('websocket:disconnected', why);
+      },
     });
     connection.start();
   }
@@ -270,7 +316,7 @@
   function list(value) {
     // A Lua table arrives as an array, or as an object ({} for an empty table).
     if (Array.isArray(value)) return value;
-    if (value && typeof value === 'object') return Object.keys(value).sort((a, b) => a - b).map((k) => value[k]);
+    if (value && typeof value === 'object') return Object.keys(value).sort((a, b) => Number(a) - Number(b)).map((k) => value[k]);
     return value;
   }
 
@@ -288,24 +334,89 @@
     };
   }
 
-  const api = {
-    generateToken: withCallback((sub, permissions, expiresIn) => {
-      if (!config.exportGenerateToken) {
-        const err = new PlatformError('the generateToken export is off (set ws_export_generate_token "true" '
-          + 'in server.cfg to allow resources to mint tokens)', 'export_disabled');
-        log.warn(`generateToken refused: ${err.message} (${err.code})`);
-        return Promise.reject(err);
+  // The spec's synchronous forms: the value itself (or, for generateToken before its key
+  // has arrived, the Promise form); a function as the last argument is called back too.
+  function answerNow(fn) {
+    return (...args) => {
+      const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      let value;
+      try {
+        value = fn(...args);
+      } catch (err) {
+        if (!cb) throw err;
+        cb(`${err.message} (${err.code})`, null);
+        return undefined;
       }
-      const data = { sub, permissions: list(permissions) };
-      if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
-      return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);
-    }),
+      if (cb) {
+        if (value && typeof value.then === 'function') {
+          value.then((v) => cb(null, v), (err) => cb(`${err.message} (${err.code})`, null));
+        } else {
+          cb(null, value);
+        }
+      }
+      return value;
+    };
+  }
+
+  function generateTokenAsync(sub, permissions, expiresIn) {
+    if (!config.exportGenerateToken) return Promise.reject(generateTokenDisabled());
+    const data = { sub, permissions: list(permissions) };
+    if (expiresIn !== undefined && expiresIn !== null) data.expiresIn = expiresIn;
+    return forward('generateToken', 'generateToken', data, (reply) => reply.data.token);
+  }
+
+  function generateTokenDisabled() {
+    const err = new PlatformError('the generateToken export is off (set ws_export_generate_token "true" '
+      + 'in server.cfg to allow resources to mint tokens)', 'export_disabled');
+    log.warn(`generateToken refused: ${err.message} (${err.code})`);
+    return err;
+  }
+
+  function sendToClientAsync(clientId, event, data) {
+    return forward('sendToClient', 'sendToClient', { clientId, event, data: data === undefined ? null : data },
+      (reply) => Boolean(reply.data && reply.data.delivered));
+  }
+
+  /** sendToClient as the spec has it: whether that client is connected (per the live
+   * copy); the message follows asynchronously (failures are printed in the console). */
+  function sendToClientNow(clientId, event, data) {
+    if (typeof clientId !== 'string' || !liveClientSet.has(clientId)) {
+      if (!connection || !connection.online) log.debug(`sendToClient: not connected to the platform; nothing sent to ${clientId}`);
+      return false;
+    }
+    sendToClientAsync(clientId, event, data).then((delivered) => {
+      if (!delivered) log.debug(`sendToClient: ${clientId} left before ${event} reached it`);
+    }, () => {}); // forward() already printed why
+    return true;
+  }
+
+  /** generateToken as the spec has it: a token (string), signed here; the Promise form
+   * until this server's signing key has arrived. */
+  function generateTokenNow(sub, permissions, expiresIn) {
+    if (!config.exportGenerateToken) throw generateTokenDisabled();
+    if (!signer.ready) {
+      log.warn('generateToken: this server\'s signing key has not arrived from the platform yet; '
+        + 'returning a Promise of the token instead of the token (await it, or pass a callback)');
+      return generateTokenAsync(sub, permissions, expiresIn);
+    }
+    try {
+      return signer.sign(sub, list(permissions), expiresIn, log.warn);
+    } catch (err) {
+      log.warn(`generateToken refused: ${err.message} (${err.code})`);
+      throw err;
+    }
+  }
+
+  const api = {
+    generateToken: answerNow(generateTokenNow),
     broadcast: withCallback((event, data) => forward('broadcast', 'broadcast',
       { event, data: data === undefined ? null : data }, () => undefined)),
-    sendToClient: withCallback((clientId, event, data) => forward('sendToClient', 'sendToClient',
-      { clientId, event, data: data === undefined ? null : data },
-      (reply) => Boolean(reply.data && reply.data.delivered))),
-    getConnectedClients: withCallback(() => forward('getConnectedClients', 'getConnectedClients', undefined,
+    sendToClient: answerNow(sendToClientNow),
+    getConnectedClients: answerNow(() => liveClients.slice()),
+    // The Promise forms: the platform's own answer, over the network.
+    generateTokenAsync: withCallback(generateTokenAsync),
+    sendToClientAsync: withCallback(sendToClientAsync),
+    getConnectedClientsAsync: withCallback(() => forward('getConnectedClients', 'getConnectedClients', undefined,
       (reply) => reply.data.clients)),
     characterSelected,
     characterUpdated,
@@ -313,7 +424,9 @@
   };
 
   for (const name of Object.keys(api)) {
-    exports(name, api[name]);
+    // FXServer's exports function is a global (citizen-scripting-v8 sets global.exports);
+    // named through globalThis so no checker mistakes it for CommonJS's exports object.
+    globalThis.exports(name, api[name]);
     if (RESOURCE !== SPEC_NAME) {
       // What exports(name, fn) does for this resource's own name, for the spec's name.
       on(`__cfx_export_${SPEC_NAME}_${name}`, (setCallback) => setCallback(api[name]));
@@ -323,6 +436,7 @@
   on('onResourceStop', (resource) => {
     if (resource !== RESOURCE) return;
     if (connection) connection.stop('the resource is stopping');
+    signer.forget();
     // Callers cache export functions per resource name and forget them when that
     // resource stops; no resource is called "[websocket]", so say it for it.
     emit('onServerResourceStop', SPEC_NAME);

@@ -12,9 +12,10 @@
 //   {"cmd": "emit", "event": "websocket:characterSelected", "args": [1, {...}]}
 //   {"cmd": "export", "id": 7, "resource": "[websocket]", "name": "generateToken", "args": [...],
 //    "callback": false}
+//   {"cmd": "script", "id": 8, "code": "const t = exports['[websocket]'].generateToken(...);", "result": "t"}
 //   {"cmd": "stop"}
-// Records (stdout): {"type": "console" | "native" | "event" | "sent" | "connectResult" |
-//   "exportResult" | "exportCallback" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
+// Records (stdout): {"type": "console" | "native" | "event" | "sent" | "received" | "connectResult" |
+//   "exportResult" | "exportCallback" | "scriptResult" | "error" | "unhandledRejection" | "ready" | "stopped", ...}
 
 const fs = require('fs');
 const path = require('path');
@@ -70,6 +71,20 @@ process.on('unhandledRejection', (reason) => record({ type: 'unhandledRejection'
 const wsPath = require.resolve(path.join(ROOT, 'vendor', 'ws', 'index.js'));
 const RealWebSocket = require(wsPath);
 class RecordingWebSocket extends RealWebSocket {
+  constructor(...args) {
+    super(...args);
+    // Every frame received: its event name only (a token may be in the data).
+    this.on('message', (raw) => {
+      let event = null;
+      try {
+        event = JSON.parse(String(raw)).event;
+      } catch (e) {
+        // not JSON: the resource says so itself
+      }
+      record({ type: 'received', event });
+    });
+  }
+
   send(text, ...rest) {
     const frame = JSON.parse(text);
     const small = frame.event !== 'auth' && text.length < 4096;
@@ -106,15 +121,34 @@ const commands = {
       args.push((err, value) => record({ type: 'exportCallback', id: c.id, err, value }));
     }
     let result;
+    let promise = false; // whether the export returned a Promise (else: its value, now)
     try {
-      result = Promise.resolve(globalThis.exports[c.resource][c.name](...args));
+      const raw = globalThis.exports[c.resource][c.name](...args);
+      promise = Boolean(raw && typeof raw.then === 'function');
+      result = Promise.resolve(raw);
     } catch (err) {
       result = Promise.reject(err);
     }
     return result.then(
-      (value) => record({ type: 'exportResult', id: c.id, ok: true, value: value === undefined ? null : value }),
-      (err) => record({ type: 'exportResult', id: c.id, ok: false, error: err.message, code: err.code || null }),
+      (value) => record({ type: 'exportResult', id: c.id, ok: true, promise, value: value === undefined ? null : value }),
+      (err) => record({ type: 'exportResult', id: c.id, ok: false, promise, error: err.message, code: err.code || null }),
     );
+  },
+  script(c) {
+    // Code as another resource's server script would run it (the spec's examples,
+    // verbatim), then the value of the expression ``result``.
+    let value;
+    let promise = false;
+    try {
+      value = vm.runInThisContext(`(function () {\n${c.code}\n;return (${c.result});\n})()`, { filename: `script-${c.id}.js` });
+      promise = Boolean(value && typeof value.then === 'function');
+    } catch (err) {
+      record({ type: 'scriptResult', id: c.id, ok: false, error: err.message, code: err.code || null });
+      return undefined;
+    }
+    const kind = Array.isArray(value) ? 'array' : typeof value;
+    record({ type: 'scriptResult', id: c.id, ok: true, promise, kind, value: promise || value === undefined ? null : value });
+    return undefined;
   },
   stop() {
     fivem.trigger('onResourceStop', '', [resourceName]);

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -40,8 +41,10 @@ def node() -> str | None:
 class Resource:
     """One run of the resource: commands in, records out."""
 
-    def __init__(self, convars: dict[str, str], resource_name: str = "websocket", seed_players: int = 0) -> None:
+    def __init__(self, convars: dict[str, str], resource_name: str = "websocket", seed_players: int = 0,
+                 env: dict[str, str] | None = None) -> None:
         self.convars = convars
+        self.env = env  # extra environment for node (e.g. NODE_EXTRA_CA_CERTS)
         self.resource_name = resource_name
         self.seed_players = seed_players
         self.records: list[Record] = []
@@ -56,7 +59,7 @@ class Resource:
         for name, value in self.convars.items():
             args += ["--convar", f"{name}={value}"]
         self.proc = await asyncio.create_subprocess_exec(
-            node(), *args, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+            node(), *args, cwd=ROOT, env={**os.environ, **self.env} if self.env else None, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         self._reader = asyncio.ensure_future(self._read())
@@ -137,6 +140,13 @@ class Resource:
         """Call an export as another resource would; its exportResult record."""
         return await self.export_result(await self.start_export(name, *args, resource=resource), timeout)
 
+    async def run_script(self, code: str, result: str, timeout: float = 10) -> Record:
+        """Run JavaScript as another resource's server script would; the value of ``result``."""
+        script_id = next(self._ids)
+        await self.send({"cmd": "script", "id": script_id, "code": code, "result": result})
+        return await self.wait_for(lambda r: r["type"] == "scriptResult" and r["id"] == script_id,
+                                   timeout=timeout, what=f"result of script {script_id}")
+
     def natives(self, name: str) -> list[list]:
         """The arguments of every call to native ``name`` so far."""
         return [r["args"] for r in self.records if r["type"] == "native" and r["name"] == name]
@@ -175,8 +185,8 @@ class Admin:
         self.n = 0
 
     @classmethod
-    async def open(cls, url: str, token: str) -> Admin:
-        ws = await websockets.connect(url)
+    async def open(cls, url: str, token: str, **connect: Any) -> Admin:
+        ws = await websockets.connect(url, **connect)
         hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         await ws.send(json.dumps({"event": "auth", "data": {"token": token}}))
         reply = json.loads(await asyncio.wait_for(ws.recv(), 5))

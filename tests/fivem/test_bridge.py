@@ -169,7 +169,13 @@ async def test_the_platform_going_down_and_coming_back_is_survived(live, resourc
     await resource.wait_console("admitted Rook without a ban check", after=mark)
     await resource.send({"cmd": "emit", "event": "websocket:characterSelected",
                          "args": [1, {"id": 70, "name": "Jane Roe", "job": "Mechanic", "cash": 10, "bank": 20}]})
-    pending = await resource.start_export("getConnectedClients")  # waits for the new platform
+    # The synchronous forms answer at once from the live copy, emptied while offline; the
+    # Promise form waits for the new platform.
+    offline = await resource.call_export("getConnectedClients")
+    assert offline == {**offline, "ok": True, "promise": False, "value": []}
+    unsent = await resource.call_export("sendToClient", first_id, "direct", {})
+    assert unsent == {**unsent, "ok": True, "promise": False, "value": False}
+    pending = await resource.start_export("getConnectedClientsAsync")
 
     # A new server process on the same port and database.
     mark = len(resource.records)
@@ -178,6 +184,9 @@ async def test_the_platform_going_down_and_coming_back_is_survived(live, resourc
     assert second_id != first_id
     export = await resource.export_result(pending)
     assert export["ok"] and second_id in export["value"], export
+    # The new platform pushed its list right after the auth, before the snapshot's answer.
+    now = await resource.call_export("getConnectedClients")
+    assert now["promise"] is False and second_id in now["value"], now
 
     admin = await admins(live.server.url)
     players = (await admin.request("getPlayers"))["data"]["players"]
@@ -222,8 +231,10 @@ async def test_a_second_game_server_on_the_same_account_takes_over(live, resourc
     await second.wait_online()
     await first.wait_console("another game server took over the platform bridge", after=mark)
     # The first stops for good instead of taking the bridge back on every reconnect.
-    result = await first.call_export("getConnectedClients")
+    result = await first.call_export("getConnectedClientsAsync")
     assert result["ok"] is False and result["code"] == "platform_offline"
+    result = await first.call_export("getConnectedClients")  # the spec's form: nobody, now
+    assert result == {**result, "ok": True, "promise": False, "value": []}
     assert (await admin.request("getPlayers"))["data"]["players"] == []
 
 

@@ -91,6 +91,8 @@ async def test_the_benchmarks_exact_trigger_is_broadcast_to_every_client_allowed
     for client in (admin, viewer):
         assert await client.expect("playerLeft") == left
     assert await stranger.nothing(0.2), "an unauthenticated socket gets no broadcast"
+    # Nor anything else: the client list and the signing key go only to a bridge that asked
+    # for them (bridgeSync, as the FiveM resource does).
     assert await trigger.nothing(0.1), "the bridge's account does not hold players.view"
     await stranger.close()
     await trigger.close()

@@ -35,6 +35,17 @@ class PlatformError extends Error {
   }
 }
 
+/** {iat, exp} of a JWT (unverified: only to know when to renew it), or null. */
+function tokenTimes(token) {
+  try {
+    const payload = JSON.parse(Buffer.from(String(token).split('.')[1], 'base64').toString('utf8'));
+    if (typeof payload.exp !== 'number') return null;
+    return { exp: payload.exp, iat: typeof payload.iat === 'number' ? payload.iat : payload.exp - 86400 };
+  } catch (e) {
+    return null;
+  }
+}
+
 class PlatformConnection {
   /**
    * options: url, token, WebSocket (the ws class), log ({info, warn, error, debug}),
@@ -57,6 +68,12 @@ class PlatformConnection {
     this.authTimer = null;
     this.lastFailure = '';
     this.refused = false;
+    // The bridge token in use: ws_platform_token at first, then each renewal (in memory).
+    this.token = options.token;
+    this.renewing = false;
+    this.lastRenewal = 0;
+    this.renewTimer = null;
+    this.retryTimer = null;
   }
 
   /** Start connecting (and keep reconnecting until stop()). */
@@ -72,6 +89,8 @@ class PlatformConnection {
     this.online = false; // from now on, not once the close handshake is over
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
+    clearInterval(this.renewTimer);
+    clearTimeout(this.retryTimer);
     this.failAll(new PlatformError(`the bridge stopped (${why})`, 'platform_offline'));
     if (wasOnline && this.options.onDown) this.options.onDown(why);
     if (this.ws) {
@@ -143,6 +162,8 @@ class PlatformConnection {
     if (ws !== this.ws) return;
     clearTimeout(this.authTimer);
     clearInterval(this.pingTimer);
+    clearInterval(this.renewTimer);
+    clearTimeout(this.retryTimer);
     const wasOnline = this.online;
     this.online = false;
     this.ws = null;
@@ -216,10 +237,11 @@ class PlatformConnection {
       const message = data && data.message;
       this.log.warn(`the platform reported an error: ${message} (${data && data.code})`);
     } else if (event === 'tokenExpiring') {
-      this.log.error(`ws_platform_token expires in ${data && data.expiresIn}s: mint a new one `
-        + '(manage.py ws_token <bridge user> --permissions gameserver) and restart this resource');
+      this.log.warn(`the bridge token expires in ${data && data.expiresIn}s; renewing it`);
+      this.renew(true);
     } else if (event === 'tokenExpired') {
-      this.log.error('ws_platform_token has expired: mint a new one and restart this resource');
+      this.log.error('the bridge token has expired and could not be renewed: mint a new one '
+        + '(manage.py ws_token <bridge user> --permissions gameserver), set ws_platform_token and restart this resource');
     } else if (this.options.onEvent) {
       this.options.onEvent(event, data);
     }
@@ -241,7 +263,7 @@ class PlatformConnection {
       },
     };
     this.pending.set(id, entry);
-    this.sendFrame({ event: 'auth', data: { token: this.options.token }, requestId: id });
+    this.sendFrame({ event: 'auth', data: { token: this.token }, requestId: id });
   }
 
   authenticated(frame) {
@@ -259,9 +281,90 @@ class PlatformConnection {
     this.attempt = 0;
     this.lastFailure = '';
     this.heartbeat(this.ws);
+    this.watchExpiry();
     this.log.info(`connected to the platform at ${this.options.url} (clientId ${this.clientId})`);
     if (this.options.onAuthenticated) this.options.onAuthenticated({ clientId: this.clientId });
     this.pump();
+  }
+
+  /** Renew the token once a third of its life is left (checked hourly, and at once). */
+  watchExpiry() {
+    const check = () => {
+      const times = tokenTimes(this.token);
+      if (times && times.exp - Date.now() / 1000 < (times.exp - times.iat) / 3) this.renew(false);
+    };
+    clearInterval(this.renewTimer);
+    const times = tokenTimes(this.token);
+    const every = times ? Math.min(3600, Math.max(1, (times.exp - times.iat) / 6)) : 3600;
+    this.renewTimer = setInterval(check, every * 1000);
+    check();
+  }
+
+  /**
+   * Ask the platform for a new bridge token (renewToken) and re-authenticate the open
+   * socket with it; later reconnects use it too. Kept in memory: ws_platform_token in
+   * server.cfg is what a restart of the resource starts from again. At most once per
+   * third of the token's lifetime (5 s at least), unless ``urgent`` (tokenExpiring).
+   */
+  renew(urgent) {
+    const times = tokenTimes(this.token);
+    const gap = urgent ? 5000 : Math.max(5, times ? (times.exp - times.iat) / 3 : 5) * 1000;
+    if (!this.online) return;
+    const wait = this.renewing ? gap : this.lastRenewal + gap - Date.now();
+    if (this.renewing || wait > 0) {
+      // Renewing or renewed a moment ago (a short-lived token's re-auth is warned about at
+      // once): try again then.
+      if (urgent) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.renew(true), wait);
+      }
+      return;
+    }
+    this.renewing = true;
+    this.lastRenewal = Date.now();
+    this.request('renewToken', undefined, { wait: false })
+      .then((reply) => {
+        const token = reply.data && reply.data.token;
+        if (typeof token !== 'string') throw new PlatformError('the platform sent no token', 'invalid_reply');
+        return this.reauthenticate(token);
+      })
+      .then((token) => {
+        this.token = token;
+        const next = tokenTimes(token);
+        const until = next ? new Date(next.exp * 1000).toISOString() : 'unknown';
+        this.log.info(`renewed the bridge token (valid until ${until}); it is kept in memory: after a restart `
+          + 'of this resource ws_platform_token is used again, so replace it before it expires');
+      }, (err) => {
+        if (err.code !== 'connection_lost' && err.code !== 'platform_offline') {
+          this.log.error(`could not renew the bridge token: ${err.message} (${err.code}); mint a new one with `
+            + 'manage.py ws_token <bridge user> --permissions gameserver before it expires');
+        }
+      })
+      .then(() => {
+        this.renewing = false;
+      });
+  }
+
+  /** Re-authenticate the open socket with ``token`` (same subject); resolves to it. */
+  reauthenticate(token) {
+    return new Promise((resolve, reject) => {
+      const id = `fx-auth-${this.nextId++}`;
+      const entry = {
+        event: 'auth',
+        timer: setTimeout(() => {
+          this.pending.delete(id);
+          reject(new PlatformError('the platform did not answer the re-authentication', 'timeout'));
+        }, this.options.timeout),
+        resolve: () => resolve(token),
+        reject,
+      };
+      this.pending.set(id, entry);
+      if (!this.sendFrame({ event: 'auth', data: { token }, requestId: id })) {
+        this.pending.delete(id);
+        clearTimeout(entry.timer);
+        reject(new PlatformError('could not send the re-authentication', 'connection_lost'));
+      }
+    });
   }
 
   command(event, data, requestId) {
@@ -379,4 +482,4 @@ class PlatformConnection {
   }
 }
 
-module.exports = { PlatformConnection, PlatformError, CLOSE_MEANING };
+module.exports = { PlatformConnection, PlatformError, CLOSE_MEANING, tokenTimes };

@@ -50,7 +50,7 @@ function normaliseCharacter(character) {
 
 /** Changes of a character (job, cash, bank, name), normalised like normaliseCharacter. */
 function normaliseChanges(changes) {
-  const out = normaliseCharacter(changes) || {};
+  const out = /** @type {Record<string, any>} */ (normaliseCharacter(changes) || {});
   delete out.id;
   return out;
 }
