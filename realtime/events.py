@@ -60,7 +60,7 @@ async def auth(request: Request) -> Reply:
     )
 
 
-@event("renewToken", permission=perms.GAMESERVER, reply="token", rate="command")
+@event("renewToken", permission=perms.GAMESERVER, reply="token", rate="command", http=False)
 async def renew_token(request: Request) -> Reply:
     """A new token for the bridge itself, as long-lived as the one it authenticated with
     (registered; the old one stays valid until it expires): the resource renews its own
@@ -86,7 +86,7 @@ async def renew_token(request: Request) -> Reply:
 # -- what the game server's resource keeps live: the client list, its signing key ------
 
 
-@event("bridgeSync", permission=perms.GAMESERVER, reply="bridgeSynced")
+@event("bridgeSync", permission=perms.GAMESERVER, reply="bridgeSynced", http=False)
 async def bridge_sync(request: Request) -> Reply:
     """Subscribe this bridge to its copy of the connected-client list and its signing key
     (the resource's synchronous exports): the key now, the list right after, then both on
