@@ -78,8 +78,9 @@ class IdentifiersField(serializers.Field):
         if isinstance(data, list):
             pairs = []
             for value in data:
-                if not isinstance(value, str) or ":" not in value:
+                if not isinstance(value, str) or ":" not in normal_identifier(value):
                     self.fail("no_prefix", value=value)
+                value = normal_identifier(value)  # the type comes from the value: one form first
                 pairs.append((value.split(":", 1)[0], value))
         elif isinstance(data, dict):
             pairs = list(data.items())

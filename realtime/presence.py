@@ -34,7 +34,7 @@ def where_key() -> str:
 
 
 def who_key() -> str:
-    return _key("who")
+    return redis_key("who")
 
 
 def proc_key(channel: str) -> str:
