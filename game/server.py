@@ -247,11 +247,14 @@ async def went_offline(client_ids: list[str]) -> None:
         return
     await view.changed()
     for ref, players in released:
-        for player in players:
-            await api.abroadcast(
-                "playerLeft", {**player, "reason": OFFLINE_REASON, "server": ref.slug}
-            )
-        await api.abroadcast("gameServerStatus", {"online": False, "server": ref.slug})
+        await tell_gone(ref, players)
+
+
+async def tell_gone(ref: Ref, players: list[dict]) -> None:
+    """A server's players left (a playerLeft each), then it is offline."""
+    for player in players:
+        await api.abroadcast("playerLeft", {**player, "reason": OFFLINE_REASON, "server": ref.slug})
+    await api.abroadcast("gameServerStatus", {"online": False, "server": ref.slug})
 
 
 async def on_client_disconnected(

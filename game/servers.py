@@ -9,6 +9,7 @@ its open bridge socket closes (accounts' deactivation, 4003).
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.validators import validate_slug
@@ -89,6 +90,8 @@ def remove(slug: str) -> None:
         server = get(slug)
         account = server.account
         was_default = server.is_default
+        ref = game_server.Ref(server.pk, server.slug)
+        players = list(server.players.order_by("source").values("source", "name"))
         server.delete()
         if account is not None:
             account.is_active = False
@@ -98,6 +101,7 @@ def remove(slug: str) -> None:
             if heir is not None:
                 GameServer.objects.filter(pk=heir.pk).update(is_default=True)
     game_server.servers_changed()
+    async_to_sync(game_server.tell_gone)(ref, players)  # its players leave, as when a bridge goes
 
 
 def make_default(slug: str) -> GameServer:

@@ -239,6 +239,8 @@ async def test_a_removed_server_s_token_is_refused(two, admin):
     token = await database_sync_to_async(servers.token)("dev")
     await database_sync_to_async(servers.remove)("dev")
     assert await dev.expect_close() == 4003, "its open bridge socket closes"
+    left = sorted([(await admin.expect("playerLeft"))["data"]["name"] for _ in range(2)])
+    assert left == ["Dora", "Twin"], "its players leave"
     client = Client()
     await client.open()
     reply = await client.auth(token)
