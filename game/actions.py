@@ -20,10 +20,10 @@ from django.db import transaction
 from game import audit, bans, commands, jobs, server, world
 from game.audit import Actor
 from game.formats import iso
-from game.models import AuditEntry, Ban, BanIdentifier
+from game.models import AuditEntry, Ban, BanIdentifier, GameServer
 from game.schemas import normal_identifiers
 from realtime import api
-from realtime.protocol import InvalidPayload, NotFound
+from realtime.protocol import Conflict, InvalidPayload, NotFound
 
 db = database_sync_to_async
 
@@ -33,13 +33,53 @@ def run(action: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any
     return async_to_sync(action)(*args, **kwargs)
 
 
-async def online_player(actor: Actor, action: str, source: int, record: dict) -> tuple[str, dict]:
-    """(the bridge, the player) for a command on ``source``; offline or unknown refused."""
-    bridge_id = await commands.require_bridge(actor, action, f"player {source}", record)
-    player = await db(world.player_summary)(source)
-    if player is None:
-        raise NotFound(f"No online player with source {source}")
+def check_expected(player: dict, expect: dict | None, run_id: str) -> None:
+    """:class:`Conflict` when the command names a player (``name``, ``license``) or a
+    server run (``serverRunId``) that the player now at that source does not match."""
+    expect = expect or {}
+    source = player["source"]
+    if expect.get("serverRunId") and expect["serverRunId"] != run_id:
+        raise Conflict(
+            f"The game server restarted since run {expect['serverRunId']}; player {source} "
+            f"is now {player['name']!r}", source=source, serverRunId=run_id,
+        )
+    if expect.get("name") and expect["name"] != player["name"]:
+        raise Conflict(
+            f"Player {source} is {player['name']!r} now, not {expect['name']!r}",
+            source=source, name=player["name"],
+        )
+    if expect.get("license") and expect["license"] != player.get("license"):
+        raise Conflict(f"Player {source} is someone else now (another license)", source=source,
+                       name=player["name"])
+
+
+def _player_and_run(server_id: int, source: int) -> tuple[dict | None, str]:
+    player = world.player_summary(server_id, source)
+    run = GameServer.objects.filter(pk=server_id).values_list("run_id", flat=True).first()
+    return player, run or ""
+
+
+async def online_player(
+    actor: Actor, action: str, source: int, record: dict, ref: server.Ref, expect: dict | None = None,
+) -> tuple[str, dict]:
+    """(the bridge, the player) for a command on ``source`` of server ``ref``; offline,
+    unknown or no longer the player the command means (``expect``) refused, audited."""
+    bridge_id = await commands.require_bridge(actor, action, f"player {source}", record, ref.id)
+    player, run_id = await db(_player_and_run)(ref.id, source)
+    try:
+        if player is None:
+            raise NotFound(f"No online player with source {source}")
+        check_expected(player, expect, run_id)
+    except (NotFound, Conflict) as error:
+        if isinstance(error, Conflict):
+            await db(audit.record)(actor, action, f"player {source}", record, AuditEntry.FAILED, error.message)
+        raise
     return bridge_id, player
+
+
+def expectation(data: dict) -> dict:
+    """The ``name`` / ``license`` / ``serverRunId`` a command gave (see :func:`check_expected`)."""
+    return {key: data[key] for key in ("name", "license", "serverRunId") if data.get(key)}
 
 
 # -- bans ---------------------------------------------------------------------------------
@@ -48,52 +88,66 @@ async def online_player(actor: Actor, action: str, source: int, record: dict) ->
 async def do_ban(
     actor: Actor, *, reason: str, expires_at: datetime | None, source: int | None = None,
     identifiers: list[str] | None = None, name: str = "", record: dict | None = None,
+    server_slug: str | None = None, scope: str = "all", expect: dict | None = None,
 ) -> tuple[dict, int | None]:
-    """Ban an online player (by ``source``) or anyone (by ``identifiers``); (the ban, the
-    source kicked or None). An online player holding the identifiers is kicked by the game
-    server first; with no game server online the ban is stored and refused at the next join."""
+    """Ban an online player (by ``source``, on ``server_slug`` or the default server) or
+    anyone (by ``identifiers``); (the ban, the source kicked or None). The ban holds on
+    every game server, or (``scope="server"``) on that one only. An online player holding
+    the identifiers is kicked by their game server first; with no game server online the
+    ban is stored and refused at the next join."""
     record = record if record is not None else {}
+    ref = await db(server.resolve)(server_slug)
+    scoped = ref.id if scope == "server" else None
     if source is not None:
-        bridge_id, player = await online_player(actor, "player.ban", source, record)
+        bridge_id, player = await online_player(actor, "player.ban", source, record, ref, expect)
+        holder = ref
     else:
         values = normal_identifiers(identifiers or ())
         if not values:
             raise InvalidPayload("A ban needs a source or at least one identifier")
-        player = await db(world.find_online_by_identifiers)(values)
-        bridge_id = await server.online_bridge() if player else None
+        player, bridge_id, holder = None, None, ref
+        # The first online holder whose game server is online is kicked by it (the
+        # others, if any, are refused at their next join).
+        for found in await db(world.find_online_by_identifiers)(values, scoped):
+            bridge_id = await server.online_bridge(found["server_id"])
+            if bridge_id is not None:
+                player = found
+                holder = next(r for r in await db(server.all_refs)() if r.id == found["server_id"])
+                break
         if bridge_id is None:
-            ban = await db(bans.ban_offline)(actor, values, name, reason, expires_at, record)
-            await _announce_ban(ban, None)
+            ban = await db(bans.ban_offline)(actor, values, name, reason, expires_at, record, scoped)
+            await _announce_ban(ban, None, ref)
             return ban, None
     values = sorted(set(bans.bannable(player["identifiers"])) | set(normal_identifiers(identifiers or ())))
     _, ban = await commands.carry_out(
         actor, bridge_id, action="player.ban", target=commands.player_target(player),
-        data={**record, "name": player["name"], "identifiers": values},
+        data={**record, "name": player["name"], "identifiers": values, "server": holder.slug},
         command="banPlayer",
         payload={"source": player["source"], "reason": reason, "expiresAt": iso(expires_at)},
-        then=lambda: _store_ban(actor, values, player["name"], reason, expires_at),
+        then=lambda: _store_ban(actor, values, player["name"], reason, expires_at, scoped),
     )
-    await _announce_ban(ban, player["source"])
+    await _announce_ban(ban, player["source"], holder)
     return ban, player["source"]
 
 
-def _store_ban(actor, values, name, reason, expires_at) -> tuple[dict, dict]:  # noqa: ANN001
-    ban = bans.create(actor, values, name, reason, expires_at)
+def _store_ban(actor, values, name, reason, expires_at, server_id) -> tuple[dict, dict]:  # noqa: ANN001
+    ban = bans.create(actor, values, name, reason, expires_at, server_id)
     return {"banId": ban["id"]}, ban
 
 
-async def _announce_ban(ban: dict, source: int | None) -> None:
+async def _announce_ban(ban: dict, source: int | None, ref: server.Ref) -> None:
+    # server: where the source is (the player kicked), or the server the request named.
     await api.abroadcast(
         "playerBanned",
         {"banId": ban["id"], "source": source, "name": ban["name"], "reason": ban["reason"],
-         "expiresAt": ban["expiresAt"]},
+         "expiresAt": ban["expiresAt"], "server": ref.slug, "scope": "server" if ban["server"] else "all"},
     )
 
 
 async def do_unban(actor: Actor, ban_id: int) -> dict:
     """Lift a ban in force, audited; everyone gets playerUnbanned. The ban as it is now."""
     ban = await db(bans.lift)(actor, ban_id)
-    await api.abroadcast("playerUnbanned", {"banId": ban["id"], "name": ban["name"]})
+    await api.abroadcast("playerUnbanned", {"banId": ban["id"], "name": ban["name"], "server": ban["server"]})
     return ban
 
 

@@ -190,8 +190,8 @@ class BanIdentifierInline(GrantedInline):
 
 @admin.register(Ban)
 class BanAdmin(BanGrants):
-    list_display = ("id", "name", "reason", "created_at", "expires_at", "banned_by_name", "lifted_at")
-    list_filter = ("lifted_at",)
+    list_display = ("id", "name", "reason", "server", "created_at", "expires_at", "banned_by_name", "lifted_at")
+    list_filter = ("lifted_at", "server")
     search_fields = ("name", "reason", "identifiers__value")
     readonly_fields = ("created_at", "banned_by", "banned_by_name", "lifted_at", "lifted_by_name")
     inlines = [BanIdentifierInline]
@@ -219,6 +219,8 @@ class BanAdmin(BanGrants):
             ban, _ = actions.run(
                 actions.do_ban, actor, reason=data["reason"], expires_at=data.get("expires_at"),
                 identifiers=values, name=data.get("name", ""),
+                server_slug=data["server"].slug if data.get("server") else None,
+                scope="server" if data.get("server") else "all",
                 record=actions.commands.summary({"name": data.get("name", ""), "reason": data["reason"],
                                                  "identifiers": sorted(set(values)), "via": "django admin"}),
             )
@@ -303,7 +305,8 @@ class JobAdmin(JobGrants):
 @admin.register(Player)
 class PlayerAdmin(ReadOnlyAdmin):
     view = ("players.view",)
-    list_display = ("source", "name", "license", "character", "joined_at")
+    list_display = ("server", "source", "name", "license", "character", "joined_at")
+    list_filter = ("server",)
     search_fields = ("name", "license")
     list_select_related = ("character",)
 
@@ -340,7 +343,74 @@ class CharacterAdmin(ReadOnlyAdmin):
     search_fields = ("name", "license", "job")
 
 
+class GameServerForm(forms.ModelForm):
+    class Meta:
+        model = GameServer
+        fields = ("slug", "name", "is_default", "max_players")
+
+    def validate_unique(self) -> None:
+        # The slug's uniqueness, yes; "one default" is kept by servers.make_default, which
+        # moves the flag, rather than refusing the form.
+        try:
+            self.instance.validate_unique(exclude=self._get_validation_exclusions())
+        except forms.ValidationError as error:
+            self._update_errors(error)
+
+
 @admin.register(GameServer)
-class GameServerAdmin(ReadOnlyAdmin):
+class GameServerAdmin(GrantedAdmin):
+    """The game servers with their state. Adding one is ``game_server add`` (a bridge
+    account; its first token is shown once, as a message); changing the default, or
+    removing one, is game/servers.py too."""
+
+    form = GameServerForm
     view = ("stats.view",)
-    list_display = ("name", "max_players", "started_at", "bridge_username", "connected_at")
+    change = (ADMIN,)
+    list_display = ("slug", "name", "is_default", "state", "reported_name", "max_players", "bridge_account",
+                    "connected_at")
+    readonly_fields = ("account", "reported_name", "started_at", "run_id", "bridge_client_id",
+                       "bridge_username", "connected_at", "created_at")
+    fields = ("slug", "name", "is_default", "max_players", *readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):  # noqa: ANN001, ANN201
+        return ("slug", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def get_actions(self, request):  # noqa: ANN001, ANN201
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # one at a time: each deactivates its account
+        return found
+
+    @admin.display(description="state")
+    def state(self, obj: GameServer) -> str:
+        # The bridge recorded; whether its socket is still connected is getServers' answer.
+        return f"bridge since {obj.connected_at:%Y-%m-%d %H:%M}" if obj.bridge_client_id else "offline"
+
+    @admin.display(description="bridge account")
+    def bridge_account(self, obj: GameServer) -> str:
+        return obj.account.get_username() if obj.account_id else "(none: the default server's bridge)"
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        from game import servers
+
+        try:
+            if not change:
+                created = servers.add(obj.slug, obj.name, obj.max_players)
+                token = servers.token(created.slug)
+                self.message_user(request, f"Bridge token for {created.slug} (shown once; give it to its bridge "
+                                           f"only): {token}", messages.WARNING)
+                obj.pk = created.pk
+                if obj.is_default and not created.is_default:
+                    servers.make_default(created.slug)
+                return
+            GameServer.objects.filter(pk=obj.pk).update(name=obj.name, max_players=obj.max_players)
+            if obj.is_default and "is_default" in form.changed_data:
+                servers.make_default(obj.slug)
+            elif "is_default" in form.changed_data:
+                self.message_user(request, "Make another server the default instead.", messages.WARNING)
+        except servers.ServerError as error:
+            self.message_user(request, str(error), messages.ERROR)
+
+    def delete_model(self, request, obj) -> None:  # noqa: ANN001
+        from game import servers
+
+        servers.remove(obj.slug)

@@ -11,8 +11,9 @@ class GameConfig(AppConfig):
         from accounts.models import IssuedToken
         from accounts.signals import tokens_revoking
         from game import server, signals
-        from realtime.signals import client_disconnected
+        from realtime.signals import client_disconnected, clients_expired
 
         client_disconnected.connect(server.on_client_disconnected, dispatch_uid="game.bridge-disconnect")
+        clients_expired.connect(server.on_clients_expired, dispatch_uid="game.bridge-expired")
         post_save.connect(signals.on_token_saved, sender=IssuedToken, dispatch_uid="game.token-audit")
         tokens_revoking.connect(signals.on_tokens_revoking, dispatch_uid="game.token-revoke-audit")

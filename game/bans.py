@@ -32,22 +32,27 @@ def expiry(duration: timedelta | None) -> datetime | None:
     return None if duration is None else timezone.now() + duration
 
 
-def create(actor: Actor, values: list[str], name: str, reason: str, expires_at: datetime | None) -> dict:
-    """Store a ban (call inside the transaction that audits it); the ban as sent out."""
+def create(
+    actor: Actor, values: list[str], name: str, reason: str, expires_at: datetime | None,
+    server_id: int | None = None,
+) -> dict:
+    """Store a ban (call inside the transaction that audits it), of every game server or
+    of ``server_id`` only; the ban as sent out."""
     ban = Ban.objects.create(
         name=name, reason=reason, expires_at=expires_at, banned_by_id=actor.user_id,
-        banned_by_name=actor.username,
+        banned_by_name=actor.username, server_id=server_id,
     )
     BanIdentifier.objects.bulk_create([BanIdentifier(ban=ban, value=v) for v in values])
     return as_dict(ban, values)
 
 
 def ban_offline(
-    actor: Actor, values: list[str], name: str, reason: str, expires_at: datetime | None, data: dict
+    actor: Actor, values: list[str], name: str, reason: str, expires_at: datetime | None, data: dict,
+    server_id: int | None = None,
 ) -> dict:
     """Ban by identifiers (no game server needed): the ban and its audit entry, atomically."""
     with transaction.atomic():
-        ban = create(actor, values, name, reason, expires_at)
+        ban = create(actor, values, name, reason, expires_at, server_id)
         audit.record(
             actor, "player.ban", name or ", ".join(values), {**data, "banId": ban["id"]},
             AuditEntry.OK, "stored; the game server refuses these identifiers at connect",
@@ -71,11 +76,13 @@ def lift(actor: Actor, ban_id: int) -> dict:
     return as_dict(ban, values)
 
 
-def status(values: list[str]) -> dict:
-    """Whether any of these identifiers is banned now: the bridge's ``banStatus``."""
+def status(values: list[str], server_id: int | None = None) -> dict:
+    """Whether any of these identifiers is banned now on ``server_id`` (a ban of every
+    server, or of that one): the bridge's ``banStatus``."""
     ban = (
         Ban.objects.active()
         .filter(identifiers__value__in=values)
+        .filter(Q(server__isnull=True) | Q(server_id=server_id))
         .order_by(F("expires_at").desc(nulls_first=True))
         .values("id", "reason", "expires_at")
         .first()
@@ -85,15 +92,18 @@ def status(values: list[str]) -> dict:
     return {"banned": True, "reason": ban["reason"], "expiresAt": iso(ban["expires_at"]), "banId": ban["id"]}
 
 
-def listing(active: bool, search: str, limit: int) -> list[dict]:
-    """Bans newest first (two queries whatever their number), filtered by name or identifier."""
+def listing(active: bool, search: str, limit: int, server_id: int | None = None) -> list[dict]:
+    """Bans newest first (two queries whatever their number), filtered by name or
+    identifier, and to those holding on ``server_id`` when given."""
     rows = Ban.objects.active() if active else Ban.objects.all()
+    if server_id is not None:
+        rows = rows.filter(Q(server__isnull=True) | Q(server_id=server_id))
     if search:
         rows = rows.filter(
             Q(name__icontains=search) | Q(reason__icontains=search)
             | Q(identifiers__value__icontains=search)
         ).distinct()
-    rows = rows.prefetch_related(Prefetch("identifiers", queryset=BanIdentifier.objects.order_by("value")))
+    rows = rows.select_related("server").prefetch_related(Prefetch("identifiers", queryset=BanIdentifier.objects.order_by("value")))
     return [as_dict(ban, [i.value for i in ban.identifiers.all()]) for ban in rows[:limit]]
 
 
@@ -110,4 +120,5 @@ def as_dict(ban: Ban, values: list[str]) -> dict:
         "active": ban.is_active(),
         "liftedAt": iso(ban.lifted_at),
         "liftedBy": ban.lifted_by_name or None,
+        "server": ban.server.slug if ban.server_id else None,
     }

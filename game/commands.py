@@ -25,10 +25,10 @@ from realtime.hub import ClientGone, get_hub
 from realtime.protocol import CommandFailed, GameServerOffline, ProtocolError
 
 
-async def require_bridge(actor: Actor, action: str, target: str, data: dict) -> str:
-    """The online bridge's clientId; when offline the attempt is audited as failed."""
+async def require_bridge(actor: Actor, action: str, target: str, data: dict, server_id: int) -> str:
+    """The server's online bridge's clientId; when offline the attempt is audited as failed."""
     try:
-        return await server.require_bridge()
+        return await server.require_bridge(server_id)
     except GameServerOffline as error:
         await database_sync_to_async(audit.record)(
             actor, action, target, data, AuditEntry.FAILED, error.message
@@ -103,28 +103,40 @@ async def _carry_out(actor, bridge, action, target, data, command, payload, then
 
 
 async def push_jobs(entry: int) -> bool:
-    """Send every job to the game server after a job change, finishing its audit entry.
+    """Send every job to every game server after a job change (one catalogue for all),
+    finishing its audit entry.
 
     The change is saved whatever happens here (the database is the jobs' source of truth;
-    a bridge gets them again with every snapshot); whether it reached the game server is
-    the entry's detail. True when the game server confirmed.
+    a bridge gets them again with every snapshot); whether it reached each game server is
+    the entry's detail. True when every game server confirmed.
     """
     return await asyncio.shield(_push_jobs(entry))
 
 
-async def _push_jobs(entry: int) -> bool:
-    bridge = await server.online_bridge()
+async def _push_one(ref: server.Ref, catalogue: list[dict]) -> tuple[bool, str]:
+    bridge = await server.online_bridge(ref.id)
     if bridge is None:
-        error = GameServerOffline()
-        detail = "saved; the game server is offline and gets the jobs when it reconnects"
+        return False, "offline: gets the jobs when it reconnects"
+    error, message = await ask(bridge, "jobsChanged", {"jobs": catalogue})
+    if error is not None:
+        return False, f"not pushed: {error.message}"
+    return True, "pushed" + (f": {message}" if message else "")
+
+
+async def _push_jobs(entry: int) -> bool:
+    refs = await database_sync_to_async(server.all_refs)()
+    catalogue = await database_sync_to_async(jobs.all_jobs)()
+    results = await asyncio.gather(*(_push_one(ref, catalogue) for ref in refs))
+    pushed = all(ok for ok, _ in results)
+    if len(refs) == 1:  # the one-server wording, as before
+        ok, how = results[0]
+        detail = ("saved and pushed to the game server" + how[len("pushed"):] if ok
+                  else "saved; the game server is offline and gets the jobs when it reconnects"
+                  if how.startswith("offline") else f"saved; {how}")
     else:
-        error, message = await ask(bridge, "jobsChanged", {"jobs": await database_sync_to_async(jobs.all_jobs)()})
-        if error is not None:
-            detail = f"saved; not pushed: {error.message}"
-        else:
-            detail = "saved and pushed to the game server" + (f": {message}" if message else "")
-    await database_sync_to_async(audit.finish)(entry, AuditEntry.OK, detail, pushed=error is None)
-    return error is None
+        detail = "saved; " + "; ".join(f"{ref.slug}: {how}" for ref, (_, how) in zip(refs, results))
+    await database_sync_to_async(audit.finish)(entry, AuditEntry.OK, detail, pushed=pushed)
+    return pushed
 
 
 async def job_changed(action: str, job: dict, entry: int) -> bool:

@@ -16,7 +16,7 @@ from game.audit import actor_of
 from game.formats import iso
 from realtime import api
 from realtime.hub import get_hub
-from realtime.protocol import NotFound, RawJSON, to_json
+from realtime.protocol import CommandFailed, GameServerOffline, RawJSON, to_json
 from realtime.registry import Reply, Request, event, registry
 
 # The game's broadcasts and who receives them (docs/SECURITY.md); the exports may not
@@ -34,47 +34,67 @@ registry.declare_outbound("announcement")
 db = database_sync_to_async
 
 
-def _bridge_and_players() -> tuple[str | None, RawJSON, RawJSON]:
+def _bridge_and_players(server_id: int) -> tuple[str | None, RawJSON, RawJSON]:
     # Encoded here, off the event loop and once per change of the world, not per request:
     # with ip: identifiers (for players.ip holders) and without (everyone else).
-    players = world.players()
+    players = world.players(server_id)
     hidden = [{**p, "identifiers": world.without_ip(p["identifiers"])} for p in players]
     return (
-        server.recorded_bridge(),
+        server.recorded_bridge(server_id),
         RawJSON(to_json({"players": players})),
         RawJSON(to_json({"players": hidden})),
     )
 
 
-@event("getPlayers", permission="players.view", reply="players", http="GET /players")
+@event("getPlayers", permission="players.view", schema=schemas.ServerSchema, reply="players", http="GET /players")
 async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline);
     ``ip:`` identifiers only for holders of players.ip."""
-    client_id, with_ip, without_ip = await view.read("players", _bridge_and_players)
+    ref = await server.target(request)
+    client_id, with_ip, without_ip = await view.read(f"players:{ref.id}", lambda: _bridge_and_players(ref.id))
     players = with_ip if "players.ip" in request.permissions else without_ip
     if not client_id or not await get_hub().is_connected(client_id):
         return Reply("players", {"players": []})
     return Reply("players", players)
 
 
-@event("getStats", permission="stats.view", reply="stats", http="GET /stats")
-async def get_stats(request: Request) -> Reply:
-    """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online/serverName."""
-    state = await view.read("state", world.server_state)
-    online = bool(
-        state and state["bridge_client_id"] and await get_hub().is_connected(state["bridge_client_id"])
-    )
+async def _stats(state: dict) -> dict:
+    online = bool(state["bridge_client_id"] and await get_hub().is_connected(state["bridge_client_id"]))
     started = state["started_at"] if online else None
-    return Reply(
-        "stats",
-        {
-            "onlinePlayers": state["online_players"] if online else 0,
-            "maxPlayers": state["max_players"] if state else 0,
-            "uptime": max(0, int((timezone.now() - started).total_seconds())) if started else 0,
-            "online": online,
-            "serverName": state["name"] if state else "",
-        },
-    )
+    return {
+        "onlinePlayers": state["online_players"] if online else 0,
+        "maxPlayers": state["max_players"],
+        "uptime": max(0, int((timezone.now() - started).total_seconds())) if started else 0,
+        "online": online,
+        "serverName": state["reported_name"] or state["name"],
+        "server": state["slug"],
+        "serverRunId": state["run_id"] if online else None,
+    }
+
+
+@event("getStats", permission="stats.view", schema=schemas.ServerSchema, reply="stats", http="GET /stats")
+async def get_stats(request: Request) -> Reply:
+    """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online,
+    serverName, server and serverRunId (the bridge session's id, for commands)."""
+    ref = await server.target(request)
+    state = await view.read(f"state:{ref.id}", lambda: world.server_state(ref.id))
+    return Reply("stats", await _stats(state))
+
+
+@event("getServers", permission="stats.view", reply="servers", http="GET /servers")
+async def get_servers(request: Request) -> Reply:
+    """Every game server: slug, name, online, players, maxPlayers, uptime, default."""
+    await db(server.default_server)()
+    states = await view.read("servers", world.server_states)
+    servers = []
+    for state in states:
+        stats = await _stats(state)
+        servers.append({
+            "slug": state["slug"], "name": state["name"] or state["reported_name"] or state["slug"],
+            "online": stats["online"], "players": stats["onlinePlayers"], "maxPlayers": stats["maxPlayers"],
+            "uptime": stats["uptime"], "default": state["is_default"], "serverName": stats["serverName"],
+        })
+    return Reply("servers", {"servers": servers})
 
 
 @event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs", http="GET /jobs")
@@ -90,38 +110,57 @@ async def get_jobs(request: Request) -> Reply:
 # -- commands the game server carries out -------------------------------------------------
 
 
-async def _online_player(request: Request, action: str, source: int) -> tuple[str, dict]:
-    """(the bridge, the player) for a command on ``source``; offline or unknown refused."""
-    return await actions.online_player(actor_of(request), action, source, commands.summary(request.data))
-
-
 @event("kickPlayer", permission="players.kick", schema=schemas.KickSchema, reply="success", rate="command",
        http="POST /players/{source}/kick")
 async def kick_player(request: Request) -> Reply:
     """Have the game server drop a player; everyone gets playerKicked."""
     source, reason = request.data["source"], request.data["reason"]
-    bridge_id, player = await _online_player(request, "player.kick", source)
+    ref = await server.target(request)
+    bridge_id, player = await actions.online_player(
+        actor_of(request), "player.kick", source, commands.summary(request.data), ref,
+        actions.expectation(request.data),
+    )
     await commands.carry_out(
         actor_of(request), bridge_id, action="player.kick", target=commands.player_target(player),
-        data={"source": source, "name": player["name"], "reason": reason},
+        data={"source": source, "name": player["name"], "reason": reason, "server": ref.slug},
         command="kickPlayer", payload={"source": source, "reason": reason},
     )
-    await api.abroadcast("playerKicked", {"source": source, "reason": reason})
+    await api.abroadcast("playerKicked", {"source": source, "reason": reason, "server": ref.slug})
     return Reply("success", {"message": f"Player {source} kicked"})
+
+
+async def _announce_on(request: Request, ref: server.Ref, data: dict) -> None:
+    bridge_id = await commands.require_bridge(actor_of(request), "announce", "all players", data, ref.id)
+    await commands.carry_out(
+        actor_of(request), bridge_id, action="announce", target=f"all players on {ref.slug}",
+        data={**data, "server": ref.slug}, command="announce", payload=data,
+    )
 
 
 @event("announce", permission="announce", schema=schemas.AnnounceSchema, reply="success", rate="command",
        http="POST /announcements")
 async def announce(request: Request) -> Reply:
-    """Show a message to every player in the game; everyone gets announcement."""
+    """Show a message to every player of a game server (``server``: a slug, or ``"*"``:
+    every server online); everyone gets announcement."""
     data = dict(request.data)
-    bridge_id = await commands.require_bridge(actor_of(request), "announce", "all players", data)
-    await commands.carry_out(
-        actor_of(request), bridge_id, action="announce", target="all players", data=data,
-        command="announce", payload=data,
-    )
-    await api.abroadcast("announcement", data)
-    return Reply("success", {"message": "Announcement sent"})
+    slug = data.pop("server", None)
+    if slug != server.ALL:
+        ref = await server.target(request)
+        await _announce_on(request, ref, data)
+        await api.abroadcast("announcement", {**data, "server": ref.slug})
+        return Reply("success", {"message": "Announcement sent"})
+    sent, failed = [], []
+    for ref in await db(server.all_refs)():
+        try:
+            await _announce_on(request, ref, data)
+            sent.append(ref.slug)
+        except (GameServerOffline, CommandFailed) as error:
+            failed.append({"server": ref.slug, "code": error.code, "message": error.message})
+    if not sent:
+        raise GameServerOffline("No game server is online to announce to", failed=failed)
+    await api.abroadcast("announcement", {**data, "server": server.ALL, "servers": sent})
+    return Reply("success", {"message": f"Announcement sent to {len(sent)} server(s)", "servers": sent,
+                             "failed": failed})
 
 
 # -- bans ---------------------------------------------------------------------------------
@@ -135,7 +174,8 @@ async def ban_player(request: Request) -> Reply:
     ban, source = await actions.do_ban(
         actor_of(request), reason=data["reason"], expires_at=bans.expiry(data["duration"]),
         source=data.get("source"), identifiers=list(data["identifiers"].values()) if "identifiers" in data else None,
-        name=data.get("name", ""), record=commands.summary(data),
+        name=data.get("name", ""), record=commands.summary(data), server_slug=data.get("server"),
+        scope=data["scope"], expect=actions.expectation(data) if "source" in data else None,
     )
     who = f"Player {source}" if source is not None else (ban["name"] or ", ".join(ban["identifiers"]))
     return Reply("success", {"message": f"{who} banned", "ban": ban})
@@ -154,7 +194,9 @@ async def unban_player(request: Request) -> Reply:
 async def get_bans(request: Request) -> Reply:
     """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
     data = request.data
-    return Reply("bans", {"bans": await db(bans.listing)(data["active"], data["search"], data["limit"])})
+    ref = await server.target(request) if data.get("server") else None
+    rows = await db(bans.listing)(data["active"], data["search"], data["limit"], ref.id if ref else None)
+    return Reply("bans", {"bans": rows})
 
 
 # -- jobs ---------------------------------------------------------------------------------

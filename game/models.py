@@ -14,14 +14,32 @@ from django.utils import timezone
 
 
 class GameServer(models.Model):
-    """The one game server connected through the bridge (a single row, pk=1)."""
+    """One game server of the community: its identity (slug, name), the bridge account
+    whose tokens speak for it, and what its current bridge last reported.
 
-    SINGLETON = 1
+    Staff grants are platform-wide; a grant scoped to one server is a later nullable
+    foreign key to this model on the grant (null: every server), so existing grants keep
+    their meaning without a data migration.
+    """
 
-    name = models.CharField(max_length=200, blank=True)
+    slug = models.SlugField(max_length=50, unique=True, help_text="its name in the protocol (data.server)")
+    name = models.CharField("display name", max_length=200, blank=True)
+    is_default = models.BooleanField(
+        "default", default=False, help_text="requests without data.server go to the default server"
+    )
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="game_server", help_text="the bridge account: its tokens speak for this server",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # What the bridge last reported.
+    reported_name = models.CharField("serverName", max_length=200, blank=True)
     max_players = models.PositiveIntegerField(default=0)
     # now - uptime at the last snapshot: the game server's uptime is now - started_at.
     started_at = models.DateTimeField(null=True, blank=True)
+    run_id = models.CharField(
+        "run id", max_length=32, blank=True, help_text="new with every bridge session (getStats serverRunId)"
+    )
     bridge_client_id = models.CharField(
         max_length=64, blank=True, help_text="clientId of the bridge socket; empty: none"
     )
@@ -30,9 +48,19 @@ class GameServer(models.Model):
 
     class Meta:
         verbose_name = "game server"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_game_server"
+            )
+        ]
 
     def __str__(self) -> str:
-        return self.name or "game server"
+        return self.name or self.slug
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.reported_name or self.slug
 
 
 class Character(models.Model):
@@ -55,9 +83,12 @@ class Character(models.Model):
 
 
 class Player(models.Model):
-    """A player the bridge reports online, by server id (FiveM's ``source``)."""
+    """A player a game server's bridge reports online, by server id (FiveM's ``source``).
 
-    source = models.PositiveIntegerField(primary_key=True)
+    The same person (license) may be online on two servers: one row on each."""
+
+    server = models.ForeignKey(GameServer, on_delete=models.CASCADE, related_name="players")
+    source = models.PositiveIntegerField()
     name = models.CharField(max_length=255)
     license = models.CharField(max_length=128, blank=True, db_index=True)
     identifiers = models.JSONField(default=dict, blank=True)
@@ -67,7 +98,8 @@ class Player(models.Model):
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["source"]
+        ordering = ["server", "source"]
+        constraints = [models.UniqueConstraint(fields=["server", "source"], name="player_server_source")]
 
     def __str__(self) -> str:
         return f"{self.source} {self.name}"
@@ -126,6 +158,10 @@ class Ban(models.Model):
     banned_by_name = models.CharField(max_length=150, blank=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by_name = models.CharField(max_length=150, blank=True)
+    server = models.ForeignKey(
+        GameServer, null=True, blank=True, on_delete=models.CASCADE, related_name="bans",
+        help_text="empty: the ban holds on every game server",
+    )
 
     objects = BanQuerySet.as_manager()
 

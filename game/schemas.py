@@ -237,7 +237,27 @@ class CheckBanSchema(serializers.Serializer):
 # -- admin ------------------------------------------------------------------------------
 
 
-class KickSchema(serializers.Serializer):
+def server_field() -> StrictCharField:
+    """Which game server (its slug); left out: the default server."""
+    return StrictCharField(max_length=50, required=False)
+
+
+class ServerSchema(serializers.Serializer):
+    """A game request's optional ``server``."""
+
+    server = server_field()
+
+
+class ExpectedPlayerSchema(ServerSchema):
+    """A command on ``source`` may say whom it means: refused (``conflict``) when the
+    player at that source is someone else now, or the server restarted meanwhile."""
+
+    name = StrictCharField(max_length=255, required=False)
+    license = StrictCharField(max_length=128, required=False)
+    serverRunId = StrictCharField(max_length=32, required=False)
+
+
+class KickSchema(ExpectedPlayerSchema):
     source = source_field()
     reason = reason_field()
 
@@ -245,9 +265,11 @@ class KickSchema(serializers.Serializer):
 class AnnounceSchema(serializers.Serializer):
     message = StrictCharField(max_length=500)
     type = StrictChoiceField(choices=["info", "warning", "error"], required=False, default="info")
+    server = StrictCharField(max_length=50, required=False)  # a slug, or "*": every server
 
 
-class BanSchema(serializers.Serializer):
+class BanSchema(ExpectedPlayerSchema):
+    scope = StrictChoiceField(choices=["all", "server"], required=False, default="all")
     source = source_field(required=False)
     identifiers = IdentifiersField(required=False)
     name = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
@@ -269,7 +291,7 @@ class UnbanSchema(serializers.Serializer):
     banId = StrictIntegerField(min_value=1)
 
 
-class GetBansSchema(serializers.Serializer):
+class GetBansSchema(ServerSchema):
     active = StrictBooleanField(required=False, default=True)
     search = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
     limit = StrictIntegerField(min_value=1, max_value=500, required=False, default=100)

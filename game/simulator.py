@@ -414,6 +414,9 @@ class Simulator:
     async def _on_notice(self, message: dict) -> None:
         event, data = message.get("event"), message.get("data") or {}
         if event == "bridgeReplaced":
+            # Another bridge of this server (same token's account) took over; reconnecting
+            # would only take it back, forever: this one stops (the platform closes it, 4011).
+            self.replaced = True
             self.log(f"replaced another bridge took over (client {data.get('clientId')})")
         elif event == "tokenExpiring" and self.renew_token is not None:
             token = await self.renew_token()
@@ -448,6 +451,9 @@ class Simulator:
                     with contextlib.suppress(Exception):
                         await transport.close()
             if stop.is_set():
+                break
+            if getattr(self, "replaced", False):
+                self.log("stopped  replaced by another bridge of this game server; not reconnecting")
                 break
             delay = min(max_backoff, 0.5 * 2**attempt) * (0.8 + 0.4 * jitter.random())
             attempt += 1

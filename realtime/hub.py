@@ -105,14 +105,15 @@ class Hub:
             try:
                 self.channel = await self.layer.new_channel("hub.")
                 await self.layer.group_add(HUB_GROUP, self.channel)
-                if self.presence:
-                    await self.presence.heartbeat(self.channel, [])
+                lost = await self.presence.heartbeat(self.channel, []) if self.presence else []
                 self._tasks = [
                     asyncio.create_task(self._listen(), name="realtime-hub-listen"),
                     asyncio.create_task(self._heartbeat(), name="realtime-hub-heartbeat"),
                 ]
                 if settings.WS_TOKEN_PURGE_INTERVAL > 0:
                     self._tasks.append(asyncio.create_task(self._purge_tokens(), name="realtime-hub-purge"))
+                if lost:  # in a task: its receivers broadcast, which needs a started hub
+                    self._tasks.append(asyncio.create_task(_expired(lost), name="realtime-hub-expired"))
                 if _polls_feed():
                     # From the newest change on: older ones were made before any socket here.
                     last = await database_sync_to_async(account_signals.latest_change)()
@@ -153,7 +154,9 @@ class Hub:
                 # Re-joining keeps the group alive past its expiry and after a Redis restart.
                 await self.layer.group_add(HUB_GROUP, self.channel)
                 if self.presence:
-                    await self.presence.heartbeat(self.channel, self.authenticated_ids())
+                    lost = await self.presence.heartbeat(self.channel, self.authenticated_ids())
+                    if lost:
+                        await _expired(lost)
                     # A process found dead takes its clients with it, with no message: the
                     # bridges' copy follows here (unchanged lists are not sent again).
                     self.clients_changed()
@@ -431,6 +434,15 @@ async def _reply(hub: Hub, message: dict) -> None:
         future.set_exception(ClientGone(message["request_id"]))
     else:
         future.set_result(message.get("message") or {})
+
+
+async def _expired(client_ids: list[str]) -> None:
+    """Tell other apps about the clients of a process found dead (realtime.signals)."""
+    from realtime.signals import clients_expired
+
+    for receiver, result in await clients_expired.asend_robust(sender=Hub, client_ids=client_ids):
+        if isinstance(result, Exception):
+            log.error("clients_expired receiver %r failed", receiver, exc_info=result)
 
 
 def _polls_feed() -> bool:

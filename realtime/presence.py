@@ -64,8 +64,9 @@ def redis_client():
 class RedisPresence:
     """Presence shared by every process through Redis."""
 
-    async def heartbeat(self, channel: str, client_ids: list[str]) -> None:
-        """Mark ``channel`` alive and re-assert its clients (heals after a Redis restart)."""
+    async def heartbeat(self, channel: str, client_ids: list[str]) -> list[str]:
+        """Mark ``channel`` alive and re-assert its clients (heals after a Redis restart);
+        the clients of dead processes it found (see :meth:`prune`)."""
         r = redis_client()
         async with r.pipeline(transaction=False) as pipe:
             pipe.zadd(procs_key(), {channel: time.time()})
@@ -73,14 +74,17 @@ class RedisPresence:
                 pipe.sadd(proc_key(channel), *client_ids)
                 pipe.hset(where_key(), mapping={cid: channel for cid in client_ids})
             await pipe.execute()
-        await self.prune()
+        return await self.prune()
 
-    async def prune(self) -> None:
-        """Forget processes whose heartbeat is older than WS_PRESENCE_TTL, and their clients."""
+    async def prune(self) -> list[str]:
+        """Forget processes whose heartbeat is older than WS_PRESENCE_TTL, and their
+        clients; the ids of those clients."""
         r = redis_client()
         dead = await r.zrangebyscore(procs_key(), 0, time.time() - settings.WS_PRESENCE_TTL)
+        lost: list[str] = []
         for channel in dead:
-            await self.leave(channel)
+            lost.extend(await self.leave(channel))
+        return lost
 
     async def add(self, channel: str, client_id: str, who: str = "") -> None:
         r = redis_client()
@@ -105,8 +109,9 @@ class RedisPresence:
             pipe.hdel(who_key(), client_id)
             await pipe.execute()
 
-    async def leave(self, channel: str) -> None:
-        """Forget process ``channel`` and its clients (it is stopping, or was found dead)."""
+    async def leave(self, channel: str) -> list[str]:
+        """Forget process ``channel`` and its clients (it is stopping, or was found dead);
+        the clients' ids."""
         r = redis_client()
         ids = await r.smembers(proc_key(channel))
         async with r.pipeline(transaction=True) as pipe:
@@ -116,6 +121,7 @@ class RedisPresence:
             pipe.delete(proc_key(channel))
             pipe.zrem(procs_key(), channel)
             await pipe.execute()
+        return sorted(ids)
 
     async def live_procs(self) -> list[str]:
         r = redis_client()

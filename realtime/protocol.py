@@ -20,6 +20,7 @@ CLOSE_TOKEN_EXPIRED = 4004
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_TOO_MANY_SOCKETS = 4009
 CLOSE_IDLE_TIMEOUT = 4010
+CLOSE_BRIDGE_REPLACED = 4011
 CLOSE_RATE_LIMITED = 4029
 CLOSE_SERVER_SHUTDOWN = 1012  # sent by uvicorn itself when it stops (RFC 6455 "service restart")
 
@@ -31,6 +32,7 @@ CLOSE_CODES = {
     CLOSE_SLOW_CONSUMER: "the client stopped reading and its outbound queue filled up",
     CLOSE_TOO_MANY_SOCKETS: "the user already has WS_MAX_SOCKETS_PER_USER sockets open",
     CLOSE_IDLE_TIMEOUT: "an authenticated socket sent nothing for too long",
+    CLOSE_BRIDGE_REPLACED: "a newer bridge of the same game server sent its snapshot (after bridgeReplaced)",
     CLOSE_RATE_LIMITED: "persistent flooding after rate_limited errors",
     CLOSE_SERVER_SHUTDOWN: "the server process is stopping or restarting",
 }

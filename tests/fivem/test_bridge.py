@@ -48,7 +48,7 @@ async def test_players_appear_in_getPlayers_with_their_characters(live, resource
         1, {"id": 7, "name": "John Doe", "job": {"name": "police", "label": "Police Officer"},
             "cash": 5000.4, "bank": 25000}]})
     selected = await admin.expect("characterSelected")
-    assert selected["data"] == {"source": 1, "characterId": 7, "name": "John Doe"}
+    assert selected["data"] == {"source": 1, "characterId": 7, "name": "John Doe", "server": "main"}
     updated = await resource.call_export("characterUpdated", "1", {"cash": 4200})
     assert updated["value"] is True
     await admin.expect("characterUpdated")
@@ -93,7 +93,7 @@ async def test_a_kick_from_the_admin_calls_DropPlayer_with_the_reason(live, reso
     assert reply["event"] == "success", reply
     assert resource.natives("DropPlayer") == [["5", "Violation of server rules"]]
     kicked = await admin.expect("playerKicked")
-    assert kicked["data"] == {"source": 5, "reason": "Violation of server rules"}
+    assert kicked["data"] == {"source": 5, "reason": "Violation of server rules", "server": "main"}
     # The game's playerDropped that follows the native is reported as the player leaving.
     await admin.expect("playerLeft", where=lambda f: f["data"]["source"] == 5)
     assert (await admin.request("getPlayers"))["data"]["players"] == []

@@ -36,20 +36,22 @@ async def test_get_jobs_answers_the_spec_shape(viewer):
 
 async def test_get_stats_before_any_game_server(viewer):
     reply = await ask(viewer, "getStats")
-    assert reply["data"] == {"onlinePlayers": 0, "maxPlayers": 0, "uptime": 0, "online": False, "serverName": ""}
+    assert reply["data"] == {"onlinePlayers": 0, "maxPlayers": 0, "uptime": 0, "online": False, "serverName": "",
+                             "server": "main", "serverRunId": None}
 
 
 async def test_kick_reaches_the_game_server_and_every_client(admin, viewer, game):
     target = next(iter(game.world.online.values()))
     reply = await ask(admin, "kickPlayer", {"source": target.source, "reason": "Violation of server rules"})
     assert reply == {"event": "success", "data": {"message": f"Player {target.source} kicked"}, "requestId": "r"}
-    kicked = {"event": "playerKicked", "data": {"source": target.source, "reason": "Violation of server rules"}}
+    kicked = {"event": "playerKicked", "data": {"source": target.source, "reason": "Violation of server rules",
+                                                "server": "main"}}
     for client in (admin, viewer):
         assert await client.expect("playerKicked") == kicked
     assert game.printed(f"kicked   {target.label()}: Violation of server rules")
     left = await viewer.expect("playerLeft")
     assert left["data"] == {"source": target.source, "name": target.person.name,
-                            "reason": "Kicked: Violation of server rules"}
+                            "reason": "Kicked: Violation of server rules", "server": "main"}
     assert target.source not in game.world.online
     entry = await AuditEntry.objects.aget(action="player.kick")
     assert (entry.actor_name, entry.outcome) == ("boss", "ok")
@@ -141,7 +143,7 @@ async def test_announce(admin, viewer, game):
     assert game.printed("announce [warning] Server restart in 5 minutes!")
     for client in (admin, viewer):
         announced = await client.expect("announcement")
-        assert announced["data"] == {"message": "Server restart in 5 minutes!", "type": "warning"}
+        assert announced["data"] == {"message": "Server restart in 5 minutes!", "type": "warning", "server": "main"}
     entry = await AuditEntry.objects.aget(action="announce")
     assert entry.outcome == "ok" and entry.detail == "shown to 2 players"
 

@@ -31,7 +31,7 @@ async def test_a_banned_player_is_kicked_and_refused_when_they_come_back(admin, 
     assert abs(expires - (timezone.now() + timedelta(days=7))) < timedelta(seconds=30)
     banned = await viewer.expect("playerBanned")
     assert banned["data"] == {"banId": ban["id"], "source": target.source, "name": target.person.name,
-                              "reason": "Cheating", "expiresAt": ban["expiresAt"]}
+                              "reason": "Cheating", "expiresAt": ban["expiresAt"], "server": "main", "scope": "all"}
     assert game.printed(f"banned   {target.label()} until {ban['expiresAt']}: Cheating")
     assert target.source not in game.world.online
     assert await game.sim.join(target.person) is None, "refused at the door"
@@ -127,7 +127,7 @@ async def test_unban(admin, viewer, people):
     lifted = await ask(admin, "unbanPlayer", {"banId": ban_id})
     assert lifted["data"]["message"] == f"Ban {ban_id} lifted"
     assert lifted["data"]["ban"]["active"] is False and lifted["data"]["ban"]["liftedBy"] == "boss"
-    assert (await viewer.expect("playerUnbanned"))["data"] == {"banId": ban_id, "name": ""}
+    assert (await viewer.expect("playerUnbanned"))["data"] == {"banId": ban_id, "name": "", "server": None}
     again = await ask(admin, "unbanPlayer", {"banId": ban_id})
     assert again["data"] == {"message": f"Ban {ban_id} is not in force (lifted or expired)", "code": "conflict"}
     missing = await ask(admin, "unbanPlayer", {"banId": 999})

@@ -20,7 +20,8 @@ async def test_snapshot_is_what_get_players_and_get_stats_answer(admin, bridge):
     character = {"id": 7, "name": "John Doe", "job": "Police Officer", "cash": 5000, "bank": 25000}
     reply = await send_snapshot(bridge, [player(1, "Ann", character), player(5, "Bob")])
     assert reply["event"] == "snapshotAccepted" and reply["requestId"] == "snap"
-    assert reply["data"] == {"players": 2, "jobs": []}
+    assert reply["data"] == {"players": 2, "jobs": [], "server": "main", "serverRunId": reply["data"]["serverRunId"]}
+    assert len(reply["data"]["serverRunId"]) == 32
     players = await ask(admin, "getPlayers", request_id="p")
     assert players == {
         "event": "players",
@@ -51,7 +52,8 @@ async def test_a_new_snapshot_replaces_the_old_state(admin, bridge):
 async def test_snapshot_status_is_broadcast(admin, bridge):
     await send_snapshot(bridge, [player(1)])
     status = await admin.expect("gameServerStatus")
-    assert status["data"] == {"online": True, "serverName": "Test server", "maxPlayers": 64, "onlinePlayers": 1}
+    assert status["data"] == {"online": True, "serverName": "Test server", "maxPlayers": 64, "onlinePlayers": 1,
+                              "server": "main"}
 
 
 async def test_a_snapshot_larger_than_a_frame_spans_several(admin, people):
@@ -81,13 +83,15 @@ async def test_the_benchmarks_exact_trigger_is_broadcast_to_every_client_allowed
     await trigger.send({"event": "playerJoined", "data": {
         "source": 100000, "name": "bench-1-0", "license": "license:bench-1-0",
         "identifiers": {"license": "license:bench-1-0"}}})
-    expected = {"event": "playerJoined", "data": {"source": 100000, "name": "bench-1-0", "license": "license:bench-1-0"}}
+    expected = {"event": "playerJoined", "data": {"source": 100000, "name": "bench-1-0", "license": "license:bench-1-0",
+                                                  "server": "main"}}
     for client in (admin, viewer):
         assert await client.expect("playerJoined") == expected
     raw = await ask(admin, "getPlayers")
     assert [p["name"] for p in raw["data"]["players"]] == ["bench-1-0"]
     await trigger.send({"event": "playerLeft", "data": {"source": 100000, "reason": "bench"}})
-    left = {"event": "playerLeft", "data": {"source": 100000, "name": "bench-1-0", "reason": "bench"}}
+    left = {"event": "playerLeft", "data": {"source": 100000, "name": "bench-1-0", "reason": "bench",
+                                            "server": "main"}}
     for client in (admin, viewer):
         assert await client.expect("playerLeft") == left
     assert await stranger.nothing(0.2), "an unauthenticated socket gets no broadcast"
@@ -101,7 +105,7 @@ async def test_the_benchmarks_exact_trigger_is_broadcast_to_every_client_allowed
 async def test_player_joined_accepts_a_license_alone(admin, bridge):
     await bridge.send({"event": "playerJoined", "data": {"source": 4, "name": "Dee", "license": "abc"}})
     joined = await admin.expect("playerJoined")
-    assert joined["data"] == {"source": 4, "name": "Dee", "license": "license:abc"}
+    assert joined["data"] == {"source": 4, "name": "Dee", "license": "license:abc", "server": "main"}
     players = (await ask(admin, "getPlayers"))["data"]["players"]
     assert players[0]["identifiers"] == {"license": "license:abc"}
 
@@ -113,11 +117,11 @@ async def test_character_selected_and_updated_are_broadcast_and_stored(admin, vi
     assert ack == {"event": "ack", "requestId": "c"}
     for client in (admin, viewer):
         selected = await client.expect("characterSelected")
-        assert selected["data"] == {"source": 5, "characterId": 12, "name": "Eve Moreno"}
+        assert selected["data"] == {"source": 5, "characterId": 12, "name": "Eve Moreno", "server": "main"}
     await ask(bridge, "characterUpdated", {"source": 5, "job": "Taxi Driver", "cash": 400}, request_id="u")
     updated = await admin.expect("characterUpdated")
     assert updated["data"] == {"source": 5, "characterId": 12, "name": "Eve Moreno", "job": "Taxi Driver",
-                               "cash": 400, "bank": 20}
+                               "cash": 400, "bank": 20, "server": "main"}
     players = (await ask(admin, "getPlayers"))["data"]["players"]
     assert players[0]["character"] == {"id": 12, "name": "Eve Moreno", "job": "Taxi Driver", "cash": 400, "bank": 20}
     assert (await Character.objects.aget(id=12)).license == "license:eve"
@@ -184,7 +188,7 @@ async def test_when_the_bridge_disconnects_its_players_go_offline(admin, people)
     await send_snapshot(bridge, [player(1), player(2)])
     await bridge.close()
     assert (await admin.expect("gameServerStatus"))["data"]["online"] is True
-    assert (await admin.expect("gameServerStatus"))["data"] == {"online": False}
+    assert (await admin.expect("gameServerStatus"))["data"] == {"online": False, "server": "main"}
     assert (await ask(admin, "getPlayers"))["data"] == {"players": []}
     stats = (await ask(admin, "getStats"))["data"]
     assert stats["onlinePlayers"] == 0 and stats["uptime"] == 0 and stats["online"] is False
@@ -197,7 +201,7 @@ async def test_when_the_bridge_disconnects_its_players_go_offline(admin, people)
 async def test_players_of_a_bridge_that_is_gone_without_a_goodbye_are_not_online(admin, bridge):
     """A SIGKILLed process runs no disconnect hook: the stored bridge is simply not connected."""
     await send_snapshot(bridge, [player(1)])
-    await GameServer.objects.filter(pk=1).aupdate(bridge_client_id="gone-with-its-process")
+    await GameServer.objects.filter(slug="main").aupdate(bridge_client_id="gone-with-its-process")
     assert (await ask(admin, "getPlayers"))["data"]["players"] == []
     assert (await ask(admin, "getStats"))["data"]["onlinePlayers"] == 0
     assert await Player.objects.acount() == 1, "the rows wait for the next snapshot"
@@ -221,7 +225,7 @@ async def test_the_newest_bridge_wins(admin, people):
 
 async def test_a_change_event_while_no_bridge_is_online_makes_its_sender_the_bridge(admin, bridge):
     await ask(bridge, "playerJoined", {"source": 3, "name": "Cy"}, request_id="j")
-    assert (await GameServer.objects.aget(pk=1)).bridge_client_id == bridge.client_id
+    assert (await GameServer.objects.aget(slug="main")).bridge_client_id == bridge.client_id
     await admin.send({"event": "announce", "data": {"message": "hi"}, "requestId": "a"})
     await answer(bridge, await expect_request(bridge, "announce"))
     assert (await admin.expect("success"))["data"] == {"message": "Announcement sent"}
@@ -233,13 +237,17 @@ async def test_the_simulator_reports_its_world(admin, game):
     assert all(p["character"] is not None for p in players)
     assert all(set(p["identifiers"]) == {"license", "discord"} for p in players)
     person = game.world.offline()[0]
+    snapshot = [(await admin.expect("playerJoined"))["data"]["source"] for _ in game.world.online]
+    assert snapshot == sorted(game.world.online), "the snapshot's players, told as joined"
     joined = await game.sim.join(person)
     broadcast = await admin.expect("playerJoined")
-    assert broadcast["data"] == {"source": joined.source, "name": person.name, "license": person.license}
+    assert broadcast["data"] == {"source": joined.source, "name": person.name, "license": person.license,
+                                 "server": "main"}
     await game.sim.select(joined)
     assert (await admin.expect("characterSelected"))["data"]["characterId"] == person.character["id"]
     await game.sim.leave(joined, "Exiting")
-    assert (await admin.expect("playerLeft"))["data"] == {"source": joined.source, "name": person.name, "reason": "Exiting"}
+    assert (await admin.expect("playerLeft"))["data"] == {"source": joined.source, "name": person.name, "reason": "Exiting",
+                                                            "server": "main"}
     assert game.printed(f"joined   #{joined.source} {person.name}")
     assert game.printed(f"left     #{joined.source} {person.name}: Exiting")
 
@@ -261,8 +269,8 @@ async def test_state_lives_in_the_database(admin, bridge):
     await send_snapshot(bridge, [player(1, "Ann")])
     rows = await database_sync_to_async(lambda: list(Player.objects.values_list("source", "name")))()
     assert rows == [(1, "Ann")]
-    server = await GameServer.objects.aget(pk=1)
-    assert server.name == "Test server" and server.bridge_client_id == bridge.client_id
+    server = await GameServer.objects.aget(slug="main")
+    assert server.reported_name == "Test server" and server.bridge_client_id == bridge.client_id
 
 
 @pytest.mark.parametrize(
@@ -299,15 +307,15 @@ async def test_non_finite_numbers_are_refused(bridge):
 async def test_a_refused_report_does_not_make_its_sender_the_bridge(admin, people):
     first = await bridge_client()
     await send_snapshot(first, [player(1)])
-    await GameServer.objects.filter(pk=1).aupdate(bridge_client_id="a-bridge-whose-process-died")
+    await GameServer.objects.filter(slug="main").aupdate(bridge_client_id="a-bridge-whose-process-died")
     newcomer = await bridge_client()
     reply = await ask(newcomer, "playerLeft", {"source": 99})
     assert reply["data"]["code"] == "not_found"
-    server = await GameServer.objects.aget(pk=1)
+    server = await GameServer.objects.aget(slug="main")
     assert server.bridge_client_id == "a-bridge-whose-process-died"
     assert await Player.objects.acount() == 1, "nothing claimed, nothing cleared"
     assert (await ask(newcomer, "playerJoined", {"source": 2, "name": "Bo"}))["event"] == "ack"
-    assert (await GameServer.objects.aget(pk=1)).bridge_client_id == newcomer.client_id
+    assert (await GameServer.objects.aget(slug="main")).bridge_client_id == newcomer.client_id
     assert [p.source async for p in Player.objects.all()] == [2], "a claim starts with no players"
     await newcomer.close()
     await first.close()

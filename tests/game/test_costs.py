@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from django.test import override_settings
 
+from game import view
 from game.simulator import World
 from tests.game.support import SimulatedServer, ask, bridge_client, count_queries, game_client
 from tests.helpers import spec_token
@@ -15,7 +16,15 @@ from tests.helpers import spec_token
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+async def warm_server_memo(admin) -> None:  # noqa: ANN001
+    """Which server a request means is memoised apart from the game world's reads
+    (game.server.target): measure the reads with it warm and the world's memo cold."""
+    await ask(admin, "getStats", request_id="warm")
+    await view.changed()
+
+
 async def queries_of_get_players(admin) -> tuple[int, int]:  # noqa: ANN001
+    await warm_server_memo(admin)
     with count_queries() as queries:
         players = (await ask(admin, "getPlayers"))["data"]["players"]
     return len(players), len(statements(queries))
@@ -35,6 +44,7 @@ async def test_get_players_costs_the_same_few_queries_for_3_or_2048_players(admi
 
 
 async def test_get_stats_is_one_query(admin, game):
+    await warm_server_memo(admin)
     with count_queries() as queries:
         stats = (await ask(admin, "getStats"))["data"]
     assert stats["onlinePlayers"] == 2

@@ -61,7 +61,7 @@ async def _scenario(platform, server):  # noqa: ANN001, ANN202
     # The admin kicks them: success, playerKicked to everyone, the game server did it.
     reply = await admin.ask("kickPlayer", {"source": source, "reason": "live test kick"}, "k1")
     assert reply == {"event": "success", "data": {"message": f"Player {source} kicked"}, "requestId": "k1"}
-    kicked = {"event": "playerKicked", "data": {"source": source, "reason": "live test kick"}}
+    kicked = {"event": "playerKicked", "data": {"source": source, "reason": "live test kick", "server": "main"}}
     assert await admin.event("playerKicked") == kicked
     assert await viewer.event("playerKicked") == kicked
     out.wait_for(rf"kicked\s+#{source} {re.escape(name)}: live test kick")

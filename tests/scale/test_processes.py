@@ -42,7 +42,7 @@ async def test_admin_on_one_process_kicks_a_player_of_a_game_server_on_another(c
         assert reply == {"event": "success", "data": {"message": f"Player {joined['source']} kicked"}, "requestId": "k"}
         for client in (admin, watcher):
             kicked = await client.event("playerKicked")
-            assert kicked["data"] == {"source": joined["source"], "reason": "cross"}
+            assert kicked["data"] == {"source": joined["source"], "reason": "cross", "server": "main"}
             # Exactly once per client: one broadcast crosses each process once.
             assert not [f for f in client.frames if f["event"] == "playerKicked"]
         out.wait_for(rf"kicked\s+#{joined['source']} .*: cross")

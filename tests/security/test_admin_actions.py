@@ -71,7 +71,7 @@ async def test_a_ban_saved_in_admin_kicks_the_online_player_and_is_broadcast(sta
     banned = await admin.expect("playerBanned")
     ban = await Ban.objects.aget()
     assert banned["data"] == {"banId": ban.pk, "source": 3, "name": "Nova42", "reason": "cheating",
-                              "expiresAt": None}
+                              "expiresAt": None, "server": "main", "scope": "all"}
     # Identifiers are stored in their normal form (lower case: issue 13 #20).
     assert sorted([i.value async for i in BanIdentifier.objects.filter(ban=ban)]) == [
         "discord:300", "license:nova42"]
@@ -88,7 +88,7 @@ async def test_a_ban_saved_in_admin_with_no_game_server_is_stored_and_broadcast(
     ban = await Ban.objects.aget()
     banned = await admin.expect("playerBanned")
     assert banned["data"] == {"banId": ban.pk, "source": None, "name": "Ghost", "reason": "alt account",
-                              "expiresAt": None}
+                              "expiresAt": None, "server": "main", "scope": "all"}
     assert ban.banned_by_name == "mod"
     entry = await AuditEntry.objects.aget(action="player.ban")
     assert entry.detail == "stored; the game server refuses these identifiers at connect"
@@ -102,7 +102,7 @@ async def test_lifting_in_admin_broadcasts_player_unbanned(staff, sockets):
         reverse("admin:game_ban_changelist"), {"action": "lift_bans", "_selected_action": [ban.pk]})
     assert response.status_code == 302
     unbanned = await admin.expect("playerUnbanned")
-    assert unbanned["data"] == {"banId": ban.pk, "name": "Nova42"}
+    assert unbanned["data"] == {"banId": ban.pk, "name": "Nova42", "server": None}
     await ban.arefresh_from_db()
     assert ban.lifted_at is not None and ban.lifted_by_name == "mod"
     entry = await AuditEntry.objects.aget(action="player.unban")

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from game.models import AuditEntry, Ban, BanIdentifier, Job, Player
+from game.models import AuditEntry, Ban, BanIdentifier, Job, Player, GameServer
 from tests.helpers import make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,8 @@ def staff(username: str, grants: list[str] = (), models: list[str] = ()):
 
 @pytest.fixture
 def world(db):
-    Player.objects.create(source=5, name="Nova42", license="license:abc",
+    server = GameServer.objects.create(slug="main", is_default=True)
+    Player.objects.create(server=server, source=5, name="Nova42", license="license:abc",
                           identifiers={"license": "license:abc", "ip": IP})
     AuditEntry.objects.create(actor_name="root", action="player.kick", target=f"player 5 ({IP})",
                               data={"ip": IP}, outcome=AuditEntry.OK)
@@ -79,12 +80,12 @@ def test_players_are_read_only_with_players_view(client, world):
     assert client.get(reverse("admin:game_player_changelist")).status_code == 200
     assert client.get(reverse("admin:game_character_changelist")).status_code == 200
     assert client.get(reverse("admin:game_player_add")).status_code == 403
-    assert client.post(reverse("admin:game_player_delete", args=[5]), {"post": "yes"}).status_code == 403
+    assert client.post(reverse("admin:game_player_delete", args=[Player.objects.get(source=5).pk]), {"post": "yes"}).status_code == 403
 
 
 def test_ip_identifiers_hidden_without_players_ip(client, world):
     client.force_login(staff("pv2", ["players.view", "bans.view"]))
-    player = client.get(reverse("admin:game_player_change", args=[5])).content.decode()
+    player = client.get(reverse("admin:game_player_change", args=[Player.objects.get(source=5).pk])).content.decode()
     assert "license:abc" in player and "203.0.113.77" not in player
     ban = client.get(reverse("admin:game_ban_change", args=[world.pk])).content.decode()
     assert "license:abc" in ban and "203.0.113.77" not in ban
@@ -94,5 +95,5 @@ def test_ip_identifiers_hidden_without_players_ip(client, world):
     assert "0 results" not in listed and "cheating" in listed
 
     client.force_login(staff("ipv", ["players.view", "bans.view", "players.ip"]))
-    assert "203.0.113.77" in client.get(reverse("admin:game_player_change", args=[5])).content.decode()
+    assert "203.0.113.77" in client.get(reverse("admin:game_player_change", args=[Player.objects.get(source=5).pk])).content.decode()
     assert "203.0.113.77" in client.get(reverse("admin:game_ban_change", args=[world.pk])).content.decode()

@@ -39,6 +39,40 @@ async function getToken(reason) {
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 export const client = new RealtimeClient({ url: `${scheme}//${location.host}/`, getToken });
 
+// -- the game server shown (the switcher) ------------------------------------------------
+// Remembered per user (in this browser). Every game request of every page gets its
+// data.server, and the game broadcasts of other servers are not passed to the pages: one
+// place, so no page needs to know that servers exist.
+
+const serverKey = `webui-server:${body.dataset.username}`;
+const SERVER_REQUESTS = new Set(["getPlayers", "getStats", "kickPlayer", "banPlayer", "announce"]);
+const SERVER_BROADCASTS = new Set([
+  "playerJoined", "playerLeft", "playerKicked", "characterSelected", "characterUpdated", "gameServerStatus",
+]);
+let defaultServer = null; // the default server's slug, once getServers told it
+
+/** The slug of the game server the pages show ("" until one was chosen: the default). */
+export const selectedServer = () => localStorage.getItem(serverKey) || "";
+
+export function selectServer(slug) {
+  if (slug) localStorage.setItem(serverKey, slug);
+  else localStorage.removeItem(serverKey);
+}
+
+const shownServer = () => selectedServer() || defaultServer;
+const request = client.request.bind(client);
+client.request = (event, data, options) => {
+  const server = selectedServer();
+  if (server && SERVER_REQUESTS.has(event) && !(data && "server" in data)) data = { ...(data || {}), server };
+  return request(event, data, options);
+};
+const on = client.on.bind(client);
+/** A game broadcast of any server (the all-servers dashboard), not only the one shown. */
+export const onAnyServer = (event, fn) => on(event, fn);
+client.on = (event, fn) => on(event, SERVER_BROADCASTS.has(event)
+  ? (data, ...rest) => { if (!data || !data.server || !shownServer() || data.server === shownServer()) fn(data, ...rest); }
+  : fn);
+
 // -- small DOM helpers (text only: nothing from the socket is ever parsed as HTML) --------
 
 /** An element: ``el("td", {class: "x", title: "y"}, "text", child)``. */
@@ -225,8 +259,28 @@ export function onReady(fn) {
   if (client.state === State.OPEN) attempt(fn);
 }
 
+/** The switcher: every game server, shown when there are several (needs stats.view). */
+async function loadServers() {
+  const switcher = $("#server-switch");
+  if (!switcher || !client.can("stats.view")) return [];
+  const { servers } = (await client.request("getServers")).data;
+  defaultServer = (servers.find((s) => s.default) || servers[0] || {}).slug || null;
+  if (selectedServer() && !servers.some((s) => s.slug === selectedServer())) selectServer(""); // removed
+  switcher.replaceChildren(...servers.map((s) =>
+    el("option", { value: s.slug, selected: s.slug === shownServer() }, `${s.name}${s.online ? "" : " (offline)"}`)));
+  $("#server-switcher").hidden = servers.length < 2;
+  return servers;
+}
+export const servers = { load: loadServers };
+
+$("#server-switch")?.addEventListener("change", (event) => {
+  selectServer(event.target.value === defaultServer ? "" : event.target.value);
+  location.reload(); // every page loads its data for the server chosen
+});
+
 // Every page shows whether the game server is connected (getStats tells, with stats.view).
 onReady(async () => {
+  await loadServers();
   if (!client.can("stats.view")) return;
   const { data } = await client.request("getStats");
   if (typeof data.online === "boolean") setGameStatus(data.online, { serverName: data.serverName });

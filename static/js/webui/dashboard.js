@@ -1,5 +1,5 @@
 /** Dashboard: server statistics, the game server's state and the live event feed. */
-import { $, attempt, client, el, formatDuration, formatTime, onGameStatus, onReady } from "./app.js";
+import { $, attempt, client, el, formatDuration, formatTime, onGameStatus, onAnyServer, onReady, selectServer, selectedServer, servers } from "./app.js";
 import { badgeLabel, feedEntries, learnNames, onFeed } from "./feed.js";
 
 const feed = $("#feed");
@@ -100,8 +100,37 @@ function renderAccess() {
   $("#my-perms").replaceChildren(...(perms.length ? perms.map((p) => el("span", { class: "badge" }, p)) : [el("span", { class: "muted" }, "No permissions granted.")]));
 }
 
+// -- all servers -------------------------------------------------------------------------
+
+async function loadServers() {
+  if (!client.can("stats.view")) return;
+  const list = await servers.load();
+  const shown = selectedServer() || (list.find((s) => s.default) || {}).slug;
+  $("#all-servers").replaceChildren(...list.map((s) =>
+    el("tr", { dataset: { server: s.slug } },
+      el("td", {}, el("div", { class: "player-name" }, s.name), el("div", { class: "small muted" }, s.slug + (s.default ? " · default" : ""))),
+      el("td", {}, el("span", { class: s.online ? "status-online" : "status-offline" }, s.online ? "Connected" : "Offline")),
+      el("td", {}, `${s.players} / ${s.maxPlayers || "—"}`),
+      el("td", {}, s.online ? formatDuration(s.uptime) : "—"),
+      el("td", {}, s.slug === shown ? el("span", { class: "badge" }, "shown")
+        : el("button", { type: "button", class: "btn btn-sm btn-ghost", onclick: () => { selectServer(s.default ? "" : s.slug); location.reload(); } }, "Show")),
+    )));
+  $("#all-servers-card").hidden = list.length < 2;
+}
+
+let serversTimer = null;
+function serversSoon() {
+  clearTimeout(serversTimer);
+  serversTimer = setTimeout(() => attempt(loadServers), 300);
+}
+// Every server's coming and going, whichever is shown.
+onAnyServer("gameServerStatus", () => serversSoon());
+onAnyServer("playerJoined", () => serversSoon());
+onAnyServer("playerLeft", () => serversSoon());
+
 renderFeed();
 onReady(async () => {
   renderAccess();
-  await Promise.all([loadStats(), loadOnline()]);
+  await Promise.all([loadStats(), loadOnline(), loadServers()]);
 });
+
