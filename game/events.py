@@ -46,7 +46,7 @@ def _bridge_and_players() -> tuple[str | None, RawJSON, RawJSON]:
     )
 
 
-@event("getPlayers", permission="players.view", reply="players")
+@event("getPlayers", permission="players.view", reply="players", snapshot=True)
 async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline);
     ``ip:`` identifiers only for holders of players.ip."""
@@ -57,7 +57,7 @@ async def get_players(request: Request) -> Reply:
     return Reply("players", players)
 
 
-@event("getStats", permission="stats.view", reply="stats")
+@event("getStats", permission="stats.view", reply="stats", snapshot=True)
 async def get_stats(request: Request) -> Reply:
     """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online/serverName."""
     state = await view.read("state", world.server_state)
@@ -77,7 +77,7 @@ async def get_stats(request: Request) -> Reply:
     )
 
 
-@event("getJobs", permission="jobs.view", reply="jobs")
+@event("getJobs", permission="jobs.view", reply="jobs", snapshot=True)
 async def get_jobs(request: Request) -> Reply:
     """Every job with its grades."""
     return Reply("jobs", {"jobs": await db(jobs.all_jobs)()})
@@ -141,7 +141,7 @@ async def unban_player(request: Request) -> Reply:
     return Reply("success", {"message": f"Ban {ban['id']} lifted", "ban": ban})
 
 
-@event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans")
+@event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans", snapshot=True)
 async def get_bans(request: Request) -> Reply:
     """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
     data = request.data

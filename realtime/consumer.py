@@ -69,6 +69,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._awaiting: dict[str, str] = {}  # server-to-client request id -> reply_to channel
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._ordered = asyncio.Lock()  # serialises this socket's ordered=True events
+        # While auth replays missed broadcasts (``since``): the live ones that arrive
+        # meanwhile, as (offset, text), sent after the replay. None otherwise.
+        self.held: list[tuple[int | None, str]] | None = None
         self.hub = None
         self.address = ""
         self.limiter: ConnectionLimiter | None = None
@@ -357,6 +360,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._run(spec, request)
 
     async def _run(self, spec: EventSpec, request: Request) -> None:
+        # Before the handler reads: everything up to here is in what it reads.
+        position = self.hub.position() if spec.snapshot else None
         try:
             reply = await spec.handler(request)
         except ProtocolError as error:
@@ -378,7 +383,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.send_error(InternalError(), request.request_id)
             return
         if isinstance(reply, Reply):
-            await self.send_event(reply.event, reply.data, request.request_id)
+            await self.deliver(protocol.encode(reply.event, reply.data, request.request_id, position))
+            if reply.after is not None:
+                await reply.after()
         elif request.request_id is not None:
             await self.send_event("ack", None, request.request_id)
 

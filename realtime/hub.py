@@ -7,7 +7,9 @@ no thread hop or decode per socket (Channels' per-consumer group dispatch measur
 40x slower than this on 1,000 clients; see DESIGN.md).
 
 Messages between hubs (the ``type`` of a channel-layer message):
-  hub.broadcast  {text}                           every authenticated local socket
+  hub.broadcast  {text, needs}                    every authenticated local socket allowed
+                                                  (with history on, numbered by it: see
+                                                  realtime/history.py)
   hub.send       {client_id, text}                one local socket
   hub.request    {client_id, text, request_id, reply_to}
                  a server-to-client request; the client's answer goes back to reply_to
@@ -36,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from accounts import signals as account_signals
-from realtime import presence
+from realtime import history, presence
 from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
 from realtime.protocol import encode
@@ -74,6 +76,8 @@ class Hub:
         self.clients: dict[str, RealtimeConsumer] = {}
         self.channel: str | None = None
         self.layer = get_channel_layer()
+        self.group = HUB_GROUP
+        self.history = history.for_hub()  # None: broadcasts carry no position
         self.presence = presence.RedisPresence() if presence.uses_redis() else None
         self._pending: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -96,6 +100,8 @@ class Hub:
                     asyncio.create_task(self._listen(), name="realtime-hub-listen"),
                     asyncio.create_task(self._heartbeat(), name="realtime-hub-heartbeat"),
                 ]
+                if self.history:
+                    self._tasks += await self.history.start(self)
                 if _polls_feed():
                     # From the newest change on: older ones were made before any socket here.
                     last = await database_sync_to_async(account_signals.latest_change)()
@@ -212,9 +218,15 @@ class Hub:
         """``{event, data}`` to every authenticated socket allowed to receive it: holders of
         ``permission`` (any one), else of what the event's declaration names, else all."""
         needs = audience(permission) if permission is not None else registry.audience(event)
-        await self.publish(
-            {"type": "hub.broadcast", "text": encode(event, data), "needs": sorted(needs) if needs else None}
-        )
+        message = {"type": "hub.broadcast", "text": encode(event, data), "needs": sorted(needs) if needs else None}
+        if self.history:
+            await self.history.publish(self, message)
+        else:
+            await self.publish(message)
+
+    def position(self) -> dict | None:
+        """The position of the last broadcast this process delivered (None: positions off)."""
+        return self.history.position() if self.history else None
 
     async def connected_clients(self) -> list[str]:
         if self.presence:
@@ -286,6 +298,10 @@ class Hub:
 
     # -- receiving ----------------------------------------------------------------------
 
+    async def handle(self, message: dict) -> None:
+        """Run the hub handler of ``message`` (as if it had come over the channel layer)."""
+        await self._handle(message)
+
     async def _handle(self, message: dict) -> None:
         handler = _handlers.get(message.get("type", ""))
         if handler is None:
@@ -304,7 +320,17 @@ async def _broadcast(hub: Hub, message: dict) -> None:
         receivers = hub.local(lambda c: c.authenticated and not wanted.isdisjoint(c.permissions))
     else:
         receivers = hub.local(lambda c: c.authenticated)
-    await hub.deliver_all(receivers, message["text"])
+    if hub.history is None:
+        await hub.deliver_all(receivers, message["text"])
+        return
+    text, offset = hub.history.received(message)  # with its position
+    live = []
+    for consumer in receivers:
+        if consumer.held is not None:  # recovering (auth with since): after the replay
+            consumer.held.append((offset, text))
+        else:
+            live.append(consumer)
+    await hub.deliver_all(live, text)
 
 
 @hub_handler("hub.send")

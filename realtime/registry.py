@@ -36,6 +36,9 @@ class Reply:
 
     event: str
     data: Any = None
+    # Run once the reply is sent, before the socket's next frame (auth's replay of missed
+    # broadcasts follows ``authenticated`` this way).
+    after: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -79,6 +82,9 @@ class EventSpec:
     reply: str | None = None  # the event the reply carries, for docs/PROTOCOL.md
     rate: str = "read"  # rate-limit class: "auth", "read" or "command"
     ordered: bool = False  # True: a socket's frames of ordered events run one by one, in order
+    # True: the reply is a snapshot; it carries the position it is current as of
+    # (taken before the handler reads, see realtime/history.py).
+    snapshot: bool = False
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -205,6 +211,7 @@ def event(
     reply: str | None = None,
     rate: str = "read",
     ordered: bool = False,
+    snapshot: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as the handler of socket event ``name``."""
 
@@ -219,6 +226,7 @@ def event(
                 reply=reply,
                 rate=rate,
                 ordered=ordered,
+                snapshot=snapshot,
                 description=(handler.__doc__ or "").strip().splitlines()[0]
                 if handler.__doc__
                 else "",
