@@ -71,3 +71,41 @@ def test_the_reference_client_outside_a_browser(platform):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+async def test_the_reference_client_recovers_a_dropped_socket_without_a_gap(platform):
+    """A reconnect within the history window: recovered (no reload), and the client's log
+    of broadcasts equals that of a client that never disconnected."""
+    import asyncio
+
+    from tests.live import expect, open_authed, token as live_token
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    platform.shell(
+        "from tests.helpers import make_user; make_user('bot', ['players.view']); make_user('bridge', ['gameserver'])"
+    )
+    server = platform.start()
+    proc = subprocess.Popen(
+        [node, "--experimental-websocket", str(ROOT / "tests" / "webui" / "client_recovery.mjs"), CLIENT,
+         server.url, live_token(platform, "bot", ["players.view"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        steps = Steps(proc)
+        assert await asyncio.to_thread(steps.until, "ready") == {"position": "number"}
+        bridge, _ = await open_authed(server.url, live_token(platform, "bridge", ["gameserver"]))
+        for i in range(200):
+            await bridge.send(json.dumps({"event": "broadcast", "requestId": i, "data": {"event": "tick", "data": {"i": i}}}))
+            await expect(bridge, "ack", 20)
+        await bridge.send(json.dumps({"event": "broadcast", "requestId": "d", "data": {"event": "done", "data": {}}}))
+        await expect(bridge, "ack", 20)
+        logs = await asyncio.to_thread(steps.until, "logs")
+        await bridge.close()
+        assert logs["opens"] == [False, True], "the reconnect was recovered: no reload"
+        assert logs["flaky"] == logs["reference"]
+        assert [entry[1]["i"] for entry in logs["flaky"][:-1]] == list(range(200))
+    finally:
+        proc.kill()
+        proc.wait(10)
