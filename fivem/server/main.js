@@ -134,7 +134,10 @@
       connection.stop('replaced by another game server');
       return;
     }
+    // Any other broadcast of the platform, for your resources: in order, and after a
+    // reconnect the ones missed meanwhile first (recovered through their positions).
     log.debug(`platform event ${event}`);
+    emit('websocket:platformEvent', event, data);
   }
 
   for (const text of warnings) log.warn(text);

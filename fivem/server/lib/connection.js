@@ -39,7 +39,7 @@ class PlatformConnection {
   /**
    * options: url, token, WebSocket (the ws class), log ({info, warn, error, debug}),
    * reconnectMin/reconnectMax/timeout/pingInterval (ms), onAuthenticated(info),
-   * onCommand(event, data) -> Promise<{ok, message}>, onEvent(event, data), onDown(reason).
+   * onCommand(event, data) -> Promise<{ok, message}>, onEvent(event, data, frame), onDown(reason).
    */
   constructor(options) {
     this.options = options;
@@ -57,6 +57,10 @@ class PlatformConnection {
     this.authTimer = null;
     this.lastFailure = '';
     this.refused = false;
+    // The last broadcast position seen (docs/PROTOCOL.md, "Positions and recovery"): sent
+    // as `since` on reconnect, so the platform replays the broadcasts missed meanwhile.
+    this.position = null;
+    this.recovered = false;
   }
 
   /** Start connecting (and keep reconnecting until stop()). */
@@ -220,8 +224,14 @@ class PlatformConnection {
         + '(manage.py ws_token <bridge user> --permissions gameserver) and restart this resource');
     } else if (event === 'tokenExpired') {
       this.log.error('ws_platform_token has expired: mint a new one and restart this resource');
-    } else if (this.options.onEvent) {
-      this.options.onEvent(event, data);
+    } else {
+      if (frame.position && typeof frame.position === 'object') {
+        // A broadcast already seen (replayed and also live) is not handed on twice.
+        const last = this.position;
+        if (last && last.epoch === frame.position.epoch && frame.position.offset <= last.offset) return;
+        this.position = frame.position;
+      }
+      if (this.options.onEvent) this.options.onEvent(event, data, frame);
     }
   }
 
@@ -241,7 +251,9 @@ class PlatformConnection {
       },
     };
     this.pending.set(id, entry);
-    this.sendFrame({ event: 'auth', data: { token: this.options.token }, requestId: id });
+    const data = { token: this.options.token };
+    if (this.position) data.since = this.position;
+    this.sendFrame({ event: 'auth', data, requestId: id });
   }
 
   authenticated(frame) {
@@ -258,6 +270,14 @@ class PlatformConnection {
     this.online = true;
     this.attempt = 0;
     this.lastFailure = '';
+    // Recovered: the missed broadcasts follow this reply, before any new one. Otherwise
+    // they are gone (a platform restart without Redis): start over from the next one.
+    this.recovered = Boolean(frame.data && frame.data.recovered);
+    if (this.position && !this.recovered) {
+      this.log.info('the platform no longer holds the broadcasts sent while it was unreachable; '
+        + 'they are missed (websocket:platformEvent)');
+    }
+    if (!this.recovered) this.position = null;
     this.heartbeat(this.ws);
     this.log.info(`connected to the platform at ${this.options.url} (clientId ${this.clientId})`);
     if (this.options.onAuthenticated) this.options.onAuthenticated({ clientId: this.clientId });
