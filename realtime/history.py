@@ -205,16 +205,27 @@ class RedisHistory(History):
         self.epoch = ""
         self.offset = 0
         self._last_id = "0-0"
+        self._scripts: dict[tuple[int, str], Any] = {}
+
+    def _script(self, source: str) -> Any:
+        """``source`` as a redis-py Script (EVALSHA, loaded once) on this loop's client."""
+        client = presence.redis_client()
+        key = (id(client), source)
+        script = self._scripts.get(key)
+        if script is None:
+            script = self._scripts[key] = client.register_script(source)
+        return script
 
     async def start(self, hub: Hub) -> list[asyncio.Task]:
-        r = presence.redis_client()
-        self.epoch, offset, self._last_id = await r.eval(_HEAD, 2, stream_key(), meta_key(), new_epoch())
+        self.epoch, offset, self._last_id = await self._script(_HEAD)(
+            keys=[stream_key(), meta_key()], args=[new_epoch()]
+        )
         self.offset = int(offset)
         return [asyncio.create_task(self._read(hub), name="realtime-hub-history")]
 
     async def publish(self, hub: Hub, message: dict) -> None:
-        await presence.redis_client().eval(
-            _PUBLISH, 2, stream_key(), meta_key(), new_epoch(), self.size, self.ttl_ms, to_json(message)
+        await self._script(_PUBLISH)(
+            keys=[stream_key(), meta_key()], args=[new_epoch(), self.size, self.ttl_ms, to_json(message)]
         )
 
     def received(self, message: dict) -> tuple[str, int | None]:
@@ -251,8 +262,8 @@ class RedisHistory(History):
                         log.exception("hub: delivering history entry %s failed", entry_id)
 
     async def after(self, epoch: str, offset: int) -> list[Entry] | None:
-        held_epoch, head, rows = await presence.redis_client().eval(
-            _AFTER, 2, stream_key(), meta_key(), self.ttl_ms, offset, self.size
+        held_epoch, head, rows = await self._script(_AFTER)(
+            keys=[stream_key(), meta_key()], args=[self.ttl_ms, offset, self.size]
         )
         head = int(head)
         if held_epoch != epoch or offset > head:
