@@ -14,6 +14,7 @@ from accounts import permissions as perms
 from accounts.services import note_token_used
 from realtime import access, api, protocol, tokens
 from realtime.fields import StrictCharField, StrictIntegerField
+from realtime.hub import may_receive
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event, registry
 
@@ -93,7 +94,7 @@ async def _replay(conn, offset: int, missed: list) -> None:  # noqa: ANN001
     last = offset
     try:
         for entry in missed:
-            if entry.needs is None or not entry.needs.isdisjoint(conn.permissions):
+            if may_receive(conn, entry.message):
                 await conn.deliver(entry.text)
             last = entry.offset
         while conn.held:

@@ -46,10 +46,10 @@ log = logging.getLogger(__name__)
 
 
 class Entry(NamedTuple):
-    """One broadcast as history holds it: its offset, who may receive it, its frame text."""
+    """One broadcast as history holds it: its offset, its hub message, its frame text."""
 
     offset: int
-    needs: frozenset[str] | None
+    message: dict
     text: str
 
 
@@ -75,11 +75,6 @@ def valid_since(since: Any) -> bool:
         and not isinstance(since.get("offset"), bool)
         and since["offset"] >= 0
     )
-
-
-def _needs(message: dict) -> frozenset[str] | None:
-    needs = message.get("needs")
-    return frozenset(needs) if needs else None
 
 
 class History:
@@ -125,7 +120,7 @@ class MemoryHistory(History):
         self.offset += 1
         text = stamp(message["text"], {"epoch": self.epoch, "offset": self.offset})
         now = time.monotonic()
-        self._entries.append((now, Entry(self.offset, _needs(message), text)))
+        self._entries.append((now, Entry(self.offset, message, text)))
         self._prune(now)
         return text, self.offset
 
@@ -276,7 +271,7 @@ class RedisHistory(History):
         for fields in rows:
             message = json.loads(fields["m"])
             position = {"epoch": fields["e"], "offset": int(fields["o"])}
-            entries.append(Entry(position["offset"], _needs(message), stamp(message["text"], position)))
+            entries.append(Entry(position["offset"], message, stamp(message["text"], position)))
         expected = list(range(offset + 1, head + 1))
         if [e.offset for e in entries] != expected or any(
             fields["e"] != epoch for fields in rows

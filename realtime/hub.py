@@ -65,6 +65,24 @@ def hub_handler(message_type: str) -> Callable[[HubHandler], HubHandler]:
     return decorate
 
 
+BroadcastHook = Callable[["Hub", dict], None]
+_before_broadcast: list[BroadcastHook] = []
+
+
+def before_broadcast(fn: BroadcastHook) -> BroadcastHook:
+    """Register ``fn(hub, message)``, run by every hub on each broadcast it receives,
+    before any socket is sent it (e.g. to drop a memo the broadcast's change made stale)."""
+    _before_broadcast.append(fn)
+    return fn
+
+
+def may_receive(consumer: RealtimeConsumer, message: dict) -> bool:
+    """Whether an authenticated socket may receive broadcast ``message`` now: the rule of
+    :func:`_broadcast`, for the replay of missed broadcasts (realtime/events.py)."""
+    needs = message.get("needs")
+    return not needs or not frozenset(needs).isdisjoint(consumer.permissions)
+
+
 class ClientGone(Exception):
     """The client of a server-to-client request is not connected (or left before answering)."""
 
@@ -314,6 +332,8 @@ class Hub:
 async def _broadcast(hub: Hub, message: dict) -> None:
     # Encoded once for everyone; filtered here by each socket's current permissions, so a
     # permissionsChanged takes effect at the next broadcast.
+    for hook in _before_broadcast:
+        hook(hub, message)
     needs = message.get("needs")
     if needs:
         wanted = frozenset(needs)
