@@ -14,6 +14,12 @@ generator's fan-out (``shared/bench/loadgen.js fanout N ROUNDS``: the bridge's
 alternating, so both see the same machine. It prints each run's p50 and, per backend, the
 median of the p50s on and off and their ratio (the issue's bound: within 5%). Figures
 only: nothing here asserts.
+
+First, the same comparison in-process, where the shared machine's noise is smallest: the
+hub's handling of one broadcast for ``--clients`` sockets (filter, number and store it,
+frame it once, hand it to each socket's no-op writer), best of 15, history off and on
+(memory). The Redis backend's extra cost is in the round trip (a script instead of a
+PUBLISH, XREAD instead of SUBSCRIBE), which only the end-to-end figures show.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import os
 import statistics
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -75,6 +82,50 @@ async def fanout_settled(bench: Bench, url: str, tokens: dict) -> dict:
     return figures
 
 
+def inprocess(clients: int, rounds: int = 300, repeats: int = 15) -> dict:
+    """ns per broadcast in the hub, for ``clients`` sockets: history off and on (memory)."""
+    import secrets
+
+    os.environ.setdefault("WS_JWT_SECRET", secrets.token_urlsafe(48))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from realtime import history
+    from realtime.hub import Hub, _broadcast
+    from realtime.protocol import encode
+
+    class Socket:  # what _broadcast reads of a consumer, with a server's frame writer
+        authenticated, held = True, None
+        permissions = frozenset({"players.view"})
+
+        def push_frame(self, frame: bytes) -> bool:
+            return True
+
+    async def per_broadcast(with_history: bool) -> float:
+        hub = Hub()
+        hub.history = history.MemoryHistory(1000, 600) if with_history else None
+        hub.clients = {str(i): Socket() for i in range(clients)}
+        message = {"type": "hub.broadcast", "needs": ["players.view"],
+                   "text": encode("playerJoined", {"source": 1, "name": "bench", "license": "license:bench"})}
+        started = time.perf_counter()
+        for _ in range(rounds):
+            await _broadcast(hub, dict(message))
+        return (time.perf_counter() - started) / rounds * 1e9
+
+    async def measure() -> dict:
+        offs, ons = [], []
+        for _ in range(repeats):  # alternating, so both see the same machine
+            offs.append(await per_broadcast(False))
+            ons.append(await per_broadcast(True))
+        off, on = min(offs), min(ons)
+        return {"clients": clients, "off_us": round(off / 1000, 1), "on_us": round(on / 1000, 1),
+                "ratio_on_off": round(on / off, 3)}
+
+    return asyncio.run(measure())
+
+
 def backend(bench: Bench, name: str, tokens: dict) -> dict:
     """The fan-out p50s of history off and on for one backend."""
     def redis() -> dict:  # a prefix each: the two platforms must not hear each other
@@ -119,8 +170,11 @@ def main() -> None:
     if not (Path(args.loadgen_dir) / "loadgen.js").exists():
         raise SystemExit(f"no loadgen.js in {args.loadgen_dir} (use --loadgen-dir)")
 
+    hub = inprocess(args.clients)
+    print(f"in-process, one broadcast to {hub['clients']} sockets: history off {hub['off_us']} us, "
+          f"on {hub['on_us']} us (on/off {hub['ratio_on_off']})", flush=True)
     bench = Bench(args)
-    results: dict = {}
+    results: dict = {"inprocess": hub}
     try:
         bench.manage("migrate", "--noinput", "-v", "0")
         bench.manage("ws_grant", "bench", "admin", "--create")
@@ -140,6 +194,8 @@ def main() -> None:
                       "repeats": args.repeats, "server": args.server, "cores": os.cpu_count()}, indent=1))
     print(f"{'backend':8} {'p50 off ms':>11} {'p50 on ms':>10} {'on/off':>7}")
     for name, r in results.items():
+        if name == "inprocess":
+            continue
         print(f"{name:8} {r['p50_off_ms']!s:>11} {r['p50_on_ms']!s:>10} {r.get('ratio_on_off', '-')!s:>7}")
 
 

@@ -49,6 +49,7 @@ async def auth(request: Request) -> Reply:
     since = request.data.get("since") if not conn.authenticated_once else None
     if since is not None:
         conn.held = []  # from the moment it is authenticated, live broadcasts wait
+        conn.hub.recovering.add(conn)
     try:
         await conn.set_principal(
             username=principal.username,
@@ -60,6 +61,7 @@ async def auth(request: Request) -> Reply:
         )
     except BaseException:
         conn.held = None
+        conn.hub.recovering.discard(conn)
         raise
     conn.token_iat = payload.get("iat")
     conn.token_issuer_id, conn.token_issuer = principal.issuer_id, principal.issuer
@@ -104,6 +106,7 @@ async def _replay(conn, offset: int, missed: list) -> None:  # noqa: ANN001
                 last = held_offset or last
     finally:
         conn.held = None  # no await between the last check and this: nothing is lost
+        conn.hub.recovering.discard(conn)
 
 
 def schedule_expiry(conn) -> None:  # noqa: ANN001

@@ -235,7 +235,8 @@ class RedisHistory(History):
         key, backoff = stream_key(), 0.1
         while True:
             try:
-                batches = await r.xread({key: self._last_id}, count=512, block=5000)
+                # A long poll, bounded well inside the client's socket timeout (5 s).
+                batches = await r.xread({key: self._last_id}, count=512, block=1000)
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise

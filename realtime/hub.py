@@ -96,6 +96,9 @@ class Hub:
         self.layer = get_channel_layer()
         self.group = HUB_GROUP
         self.history = history.for_hub()  # None: broadcasts carry no position
+        # Sockets replaying missed broadcasts (auth with since; consumer.held): few and
+        # brief, so the fan-out loop itself pays nothing for them.
+        self.recovering: set[RealtimeConsumer] = set()
         self.presence = presence.RedisPresence() if presence.uses_redis() else None
         self._pending: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -333,7 +336,10 @@ async def _broadcast(hub: Hub, message: dict) -> None:
     # Encoded once for everyone; filtered here by each socket's current permissions, so a
     # permissionsChanged takes effect at the next broadcast.
     for hook in _before_broadcast:
-        hook(hub, message)
+        try:
+            hook(hub, message)
+        except Exception:  # noqa: BLE001 - a hook's failure must not lose the broadcast
+            log.exception("hub: before_broadcast hook %r failed", hook)
     needs = message.get("needs")
     if needs:
         wanted = frozenset(needs)
@@ -344,13 +350,15 @@ async def _broadcast(hub: Hub, message: dict) -> None:
         await hub.deliver_all(receivers, message["text"])
         return
     text, offset = hub.history.received(message)  # with its position
-    live = []
-    for consumer in receivers:
-        if consumer.held is not None:  # recovering (auth with since): after the replay
-            consumer.held.append((offset, text))
-        else:
-            live.append(consumer)
-    await hub.deliver_all(live, text)
+    if hub.recovering:
+        live = []
+        for consumer in receivers:
+            if consumer.held is not None:  # recovering: sent after its replay
+                consumer.held.append((offset, text))
+            else:
+                live.append(consumer)
+        receivers = live
+    await hub.deliver_all(receivers, text)
 
 
 @hub_handler("hub.send")
