@@ -89,6 +89,7 @@ def inprocess(clients: int, rounds: int = 300, repeats: int = 15) -> dict:
     os.environ.setdefault("WS_JWT_SECRET", secrets.token_urlsafe(48))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ.pop("REDIS_URL", None)
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
