@@ -46,7 +46,8 @@ def _bridge_and_players(server_id: int) -> tuple[str | None, RawJSON, RawJSON]:
     )
 
 
-@event("getPlayers", permission="players.view", schema=schemas.ServerSchema, reply="players", http="GET /players")
+@event("getPlayers", permission="players.view", schema=schemas.ServerSchema, reply="players", http="GET /players",
+       snapshot=True)
 async def get_players(request: Request) -> Reply:
     """The online players with identifiers and selected character (none while offline);
     ``ip:`` identifiers only for holders of players.ip."""
@@ -72,7 +73,8 @@ async def _stats(state: dict) -> dict:
     }
 
 
-@event("getStats", permission="stats.view", schema=schemas.ServerSchema, reply="stats", http="GET /stats")
+@event("getStats", permission="stats.view", schema=schemas.ServerSchema, reply="stats", http="GET /stats",
+       snapshot=True)
 async def get_stats(request: Request) -> Reply:
     """onlinePlayers, maxPlayers, uptime (seconds, of the game server), plus online,
     serverName, server and serverRunId (the bridge session's id, for commands)."""
@@ -81,7 +83,7 @@ async def get_stats(request: Request) -> Reply:
     return Reply("stats", await _stats(state))
 
 
-@event("getServers", permission="stats.view", reply="servers", http="GET /servers")
+@event("getServers", permission="stats.view", reply="servers", http="GET /servers", snapshot=True)
 async def get_servers(request: Request) -> Reply:
     """Every game server: slug, name, online, players, maxPlayers, uptime, default."""
     await db(server.default_server)()
@@ -97,7 +99,8 @@ async def get_servers(request: Request) -> Reply:
     return Reply("servers", {"servers": servers})
 
 
-@event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs", http="GET /jobs")
+@event("getJobs", permission="jobs.view", schema=schemas.GetJobsSchema, reply="jobs", http="GET /jobs",
+       snapshot=True)
 async def get_jobs(request: Request) -> Reply:
     """Every job with its grades (the spec's reply), or with ``limit`` one page of them and
     ``next``, the cursor of the following page (null on the last)."""
@@ -190,7 +193,7 @@ async def unban_player(request: Request) -> Reply:
 
 
 @event("getBans", permission=("players.ban", "bans.view"), schema=schemas.GetBansSchema, reply="bans",
-       http="GET /bans")
+       http="GET /bans", snapshot=True)
 async def get_bans(request: Request) -> Reply:
     """Bans, newest first: in force (default) or all; search by name, reason or identifier."""
     data = request.data

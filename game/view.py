@@ -18,7 +18,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from realtime.hub import Hub, get_hub, hub_handler
+from realtime.hub import Hub, before_broadcast, get_hub, hub_handler
 
 TTL = 5.0  # seconds a memo entry may be served without a change being announced
 
@@ -77,3 +77,15 @@ async def _on_changed(hub: Hub, message: dict) -> None:
     view = _views.get(hub)
     if view is not None:
         view.invalidate()
+
+
+@before_broadcast
+def _on_broadcast(hub: Hub, message: dict) -> None:
+    # With Redis history the broadcasts come through the history stream, no longer the
+    # channel layer that brings game.changed, so the two may cross: a change is always
+    # announced before its broadcast, so one that came through history forgets the memo
+    # too, and a client reacting to it reads fresh data (realtime/history.py).
+    if message.get("position") is not None:
+        view = _views.get(hub)
+        if view is not None:
+            view.invalidate()

@@ -79,6 +79,12 @@ WS_MAX_JOB_GRADES = config.env_int("WS_MAX_JOB_GRADES", 50, minimum=1)
 WS_MAX_JOBS_BYTES = config.env_int("WS_MAX_JOBS_BYTES", 4 * 1024 * 1024, minimum=64 * 1024)
 # tokenExpiring is sent this many seconds before a token expires.
 WS_TOKEN_EXPIRY_WARNING = config.env_float("WS_TOKEN_EXPIRY_WARNING", 60.0)
+# Event history (docs/PROTOCOL.md, "Positions and recovery"): every broadcast gets a
+# position, and a client that reconnects with `since` gets what it missed from the last
+# WS_HISTORY_SIZE broadcasts no older than WS_HISTORY_TTL seconds. In Redis (a stream)
+# with REDIS_URL, else in the process. WS_HISTORY_SIZE=0 turns positions and history off.
+WS_HISTORY_SIZE = config.env_int("WS_HISTORY_SIZE", 1000)
+WS_HISTORY_TTL = config.env_float("WS_HISTORY_TTL", 600.0, minimum=1.0)
 
 # Hardening (docs/SECURITY.md lists every one with its meaning).
 # Token buckets per socket and event class: "N/window" (e.g. 5/1s, 3/5s); "0" = no limit.

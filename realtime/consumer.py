@@ -75,6 +75,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._awaiting: dict[str, str] = {}  # server-to-client request id -> reply_to channel
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._ordered = asyncio.Lock()  # serialises this socket's ordered=True events
+        # While auth replays missed broadcasts (``since``): the live ones that arrive
+        # meanwhile, as (offset, text), sent after the replay. None otherwise.
+        self.held: list[tuple[int | None, str]] | None = None
         self.hub = None
         self.address = ""
         self.limiter: ConnectionLimiter | None = None
@@ -371,6 +374,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._run(spec, request)
 
     async def _run(self, spec: EventSpec, request: Request) -> None:
+        # Before the handler reads: everything up to here is in what it reads.
+        position = self.hub.position() if spec.snapshot else None
         try:
             reply = await idempotency.run(spec, request, request.idempotency_key)
         except ProtocolError as error:
@@ -392,8 +397,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.send_error(InternalError(), request.request_id)
             return
         if isinstance(reply, Reply):
-            await self.send_event(reply.event, reply.data, request.request_id)
-            if reply.then is not None and not self.closed:
+            await self.deliver(protocol.encode(reply.event, reply.data, request.request_id, position))
+            if reply.then is not None:
+                # Always run (even if the socket closed meanwhile: auth's replay cleans up
+                # the hub's recovering set in it); a failure leaves the socket open.
                 try:
                     await reply.then()
                 except asyncio.CancelledError:

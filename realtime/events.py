@@ -3,6 +3,7 @@ offered to the game server's bridge."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from asgiref.sync import async_to_sync
@@ -13,14 +14,23 @@ from rest_framework import serializers
 from accounts import permissions as perms
 from accounts.services import note_token_used
 from realtime import access, api, bridgekeys, protocol, tokens
-from realtime.fields import StrictBooleanField, StrictCharField
-from realtime.hub import Hub, get_hub, hub_handler
+from realtime.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from realtime.hub import Hub, get_hub, hub_handler, may_receive
 from realtime.protocol import InvalidPayload, InvalidToken, PermissionDenied
 from realtime.registry import Reply, Request, event, registry
+
+log = logging.getLogger(__name__)
+
+
+class PositionSchema(serializers.Serializer):
+    epoch = StrictCharField(max_length=64)
+    offset = StrictIntegerField(min_value=0)
 
 
 class AuthSchema(serializers.Serializer):
     token = StrictCharField(max_length=8192, trim_whitespace=False)
+    # The last position the client saw: recover what it missed (docs/PROTOCOL.md).
+    since = PositionSchema(required=False)
 
 
 @event("auth", auth=False, schema=AuthSchema, reply="authenticated", rate="auth", http=False)
@@ -42,22 +52,68 @@ async def auth(request: Request) -> Reply:
         raise InvalidToken()
     token_permissions = list(payload.get("permissions", []))
     effective = perms.expand(token_permissions) & principal.grants
-    await conn.set_principal(
-        username=principal.username,
-        user_id=principal.user_id,
-        permissions=effective,
-        token_permissions=token_permissions,
-        jti=payload.get("jti"),
-        exp=float(payload["exp"]),
-    )
+    # Recovery only on the socket's first auth: an authenticated socket missed nothing.
+    since = request.data.get("since") if not conn.authenticated_once else None
+    if since is not None:
+        conn.held = []  # from the moment it is authenticated, live broadcasts wait
+        conn.hub.recovering.add(conn)
+    try:
+        await conn.set_principal(
+            username=principal.username,
+            user_id=principal.user_id,
+            permissions=effective,
+            token_permissions=token_permissions,
+            jti=payload.get("jti"),
+            exp=float(payload["exp"]),
+        )
+    except BaseException:
+        conn.held = None
+        conn.hub.recovering.discard(conn)
+        raise
     conn.token_iat = payload.get("iat")
     conn.token_issuer_id, conn.token_issuer = principal.issuer_id, principal.issuer
     schedule_expiry(conn)
     if payload.get("jti"):  # off the reply's path: at most one write a minute per token
         conn.set_timer("token-used", 0, lambda: database_sync_to_async(note_token_used)(payload["jti"]))
-    return Reply(
-        "authenticated", {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
-    )
+    data = {"clientId": conn.client_id, "permissions": perms.ordered(effective)}
+    if since is None:
+        return Reply("authenticated", data)
+    missed = await _missed(conn, since)
+    data["recovered"] = missed is not None
+    # Not recovered: the client reloads its snapshots; every held broadcast still follows.
+    start = since["offset"] if missed is not None else -1
+    return Reply("authenticated", data, then=lambda: _replay(conn, start, missed or []))
+
+
+async def _missed(conn, since: dict) -> list | None:  # noqa: ANN001
+    """The broadcasts after ``since`` (realtime/history.py), or None: not recoverable."""
+    history = conn.hub.history
+    if history is None:
+        return None
+    try:
+        return await history.after(since["epoch"], since["offset"])
+    except Exception:  # noqa: BLE001 - Redis failed: the client reloads instead
+        log.warning("auth: reading the history failed; not recovered", exc_info=True)
+        return None
+
+
+async def _replay(conn, offset: int, missed: list) -> None:  # noqa: ANN001
+    """After ``authenticated``: the missed broadcasts this socket may receive, in order,
+    then the live ones held meanwhile that it has not had; then live delivery resumes."""
+    last = offset
+    try:
+        for entry in missed:
+            if may_receive(conn, entry.message):
+                await conn.deliver(entry.text)
+            last = entry.offset
+        while conn.held:
+            held_offset, text = conn.held.pop(0)
+            if held_offset is None or held_offset > last:
+                await conn.deliver(text)
+                last = held_offset or last
+    finally:
+        conn.held = None  # no await between the last check and this: nothing is lost
+        conn.hub.recovering.discard(conn)
 
 
 @event("renewToken", permission=perms.GAMESERVER, reply="token", rate="command", http=False)

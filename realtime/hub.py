@@ -7,7 +7,9 @@ no thread hop or decode per socket (Channels' per-consumer group dispatch measur
 40x slower than this on 1,000 clients; see DESIGN.md).
 
 Messages between hubs (the ``type`` of a channel-layer message):
-  hub.broadcast  {text}                           every authenticated local socket
+  hub.broadcast  {text, needs}                    every authenticated local socket allowed
+                                                  (with history on, numbered by it: see
+                                                  realtime/history.py)
   hub.send       {client_id, text}                one local socket
   hub.request    {client_id, text, request_id, reply_to}
                  a server-to-client request; the client's answer goes back to reply_to
@@ -39,7 +41,7 @@ from django.conf import settings
 
 from accounts import signals as account_signals
 from accounts.permissions import GAMESERVER
-from realtime import presence
+from realtime import history, presence
 from realtime.limits import SocketCounts, UserBuckets
 from realtime.frames import text_frame
 from realtime.protocol import encode
@@ -66,6 +68,24 @@ def hub_handler(message_type: str) -> Callable[[HubHandler], HubHandler]:
     return decorate
 
 
+BroadcastHook = Callable[["Hub", dict], None]
+_before_broadcast: list[BroadcastHook] = []
+
+
+def before_broadcast(fn: BroadcastHook) -> BroadcastHook:
+    """Register ``fn(hub, message)``, run by every hub on each broadcast it receives,
+    before any socket is sent it (e.g. to drop a memo the broadcast's change made stale)."""
+    _before_broadcast.append(fn)
+    return fn
+
+
+def may_receive(consumer: RealtimeConsumer, message: dict) -> bool:
+    """Whether an authenticated socket may receive broadcast ``message`` now: the rule of
+    :func:`_broadcast`, for the replay of missed broadcasts (realtime/events.py)."""
+    needs = message.get("needs")
+    return not needs or not frozenset(needs).isdisjoint(consumer.permissions)
+
+
 class ClientGone(Exception):
     """The client of a server-to-client request is not connected (or left before answering)."""
 
@@ -77,6 +97,11 @@ class Hub:
         self.clients: dict[str, RealtimeConsumer] = {}
         self.channel: str | None = None
         self.layer = get_channel_layer()
+        self.group = HUB_GROUP
+        self.history = history.for_hub()  # None: broadcasts carry no position
+        # Sockets replaying missed broadcasts (auth with since; consumer.held): few and
+        # brief, so the fan-out loop itself pays nothing for them.
+        self.recovering: set[RealtimeConsumer] = set()
         self.presence = presence.RedisPresence() if presence.uses_redis() else None
         self._pending: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
@@ -114,6 +139,8 @@ class Hub:
                     self._tasks.append(asyncio.create_task(self._purge_tokens(), name="realtime-hub-purge"))
                 if lost:  # in a task: its receivers broadcast, which needs a started hub
                     self._tasks.append(asyncio.create_task(_expired(lost), name="realtime-hub-expired"))
+                if self.history:
+                    self._tasks += await self.history.start(self)
                 if _polls_feed():
                     # From the newest change on: older ones were made before any socket here.
                     last = await database_sync_to_async(account_signals.latest_change)()
@@ -300,9 +327,15 @@ class Hub:
         """``{event, data}`` to every authenticated socket allowed to receive it: holders of
         ``permission`` (any one), else of what the event's declaration names, else all."""
         needs = audience(permission) if permission is not None else registry.audience(event)
-        await self.publish(
-            {"type": "hub.broadcast", "text": encode(event, data), "needs": sorted(needs) if needs else None}
-        )
+        message = {"type": "hub.broadcast", "text": encode(event, data), "needs": sorted(needs) if needs else None}
+        if self.history:
+            await self.history.publish(self, message)
+        else:
+            await self.publish(message)
+
+    def position(self) -> dict | None:
+        """The position of the last broadcast this process delivered (None: positions off)."""
+        return self.history.position() if self.history else None
 
     async def connected_clients(self) -> list[str]:
         if self.presence:
@@ -382,6 +415,10 @@ class Hub:
 
     # -- receiving ----------------------------------------------------------------------
 
+    async def handle(self, message: dict) -> None:
+        """Run the hub handler of ``message`` (as if it had come over the channel layer)."""
+        await self._handle(message)
+
     async def _handle(self, message: dict) -> None:
         handler = _handlers.get(message.get("type", ""))
         if handler is None:
@@ -394,13 +431,30 @@ class Hub:
 async def _broadcast(hub: Hub, message: dict) -> None:
     # Encoded once for everyone; filtered here by each socket's current permissions, so a
     # permissionsChanged takes effect at the next broadcast.
+    for hook in _before_broadcast:
+        try:
+            hook(hub, message)
+        except Exception:  # noqa: BLE001 - a hook's failure must not lose the broadcast
+            log.exception("hub: before_broadcast hook %r failed", hook)
     needs = message.get("needs")
     if needs:
         wanted = frozenset(needs)
         receivers = hub.local(lambda c: c.authenticated and not wanted.isdisjoint(c.permissions))
     else:
         receivers = hub.local(lambda c: c.authenticated)
-    await hub.deliver_all(receivers, message["text"])
+    if hub.history is None:
+        await hub.deliver_all(receivers, message["text"])
+        return
+    text, offset = hub.history.received(message)  # with its position
+    if hub.recovering:
+        live = []
+        for consumer in receivers:
+            if consumer.held is not None:  # recovering: sent after its replay
+                consumer.held.append((offset, text))
+            else:
+                live.append(consumer)
+        receivers = live
+    await hub.deliver_all(receivers, text)
 
 
 @hub_handler("hub.clients")

@@ -168,17 +168,22 @@ def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def encode(event: str, data: Any = None, request_id: Any = _NO_REQUEST_ID) -> str:
-    """One frame's JSON text; ``data`` is left out when None, as the spec's examples do."""
+def encode(event: str, data: Any = None, request_id: Any = _NO_REQUEST_ID, position: dict | None = None) -> str:
+    """One frame's JSON text; ``data`` is left out when None, as the spec's examples do;
+    ``position``: a snapshot reply's (realtime/history.py), beside event and data."""
     has_id = request_id is not _NO_REQUEST_ID and request_id is not None
     if isinstance(data, RawJSON):
-        tail = f',"requestId":{to_json(request_id)}}}' if has_id else "}"
-        return f'{{"event":{to_json(event)},"data":{data}{tail}'
+        tail = f',"requestId":{to_json(request_id)}' if has_id else ""
+        if position is not None:
+            tail += f',"position":{to_json(position)}'
+        return f'{{"event":{to_json(event)},"data":{data}{tail}}}'
     frame: Envelope = {"event": event}
     if data is not None:
         frame["data"] = data
     if has_id:
         frame["requestId"] = request_id
+    if position is not None:
+        frame["position"] = position
     return to_json(frame)
 
 

@@ -37,7 +37,9 @@ class Reply:
 
     event: str
     data: Any = None
-    then: Callable[[], Awaitable[None]] | None = None
+    # Run once the reply is sent, before the socket's next frame (auth's replay of missed
+    # broadcasts follows ``authenticated`` this way; bridgeSync's first client list too).
+    then: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -83,6 +85,9 @@ class EventSpec:
     reply: str | None = None  # the event the reply carries, for docs/PROTOCOL.md
     rate: str = "read"  # rate-limit class: "auth", "read" or "command"
     ordered: bool = False  # True: a socket's frames of ordered events run one by one, in order
+    # True: the reply is a snapshot; it carries the position it is current as of
+    # (taken before the handler reads, see realtime/history.py).
+    snapshot: bool = False
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     # The HTTP API's route (realtime/httpapi.py): "GET /players", "POST /players/{source}/kick";
@@ -224,6 +229,7 @@ def event(
     rate: str = "read",
     ordered: bool = False,
     http: str | bool | None = None,
+    snapshot: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as the handler of socket event ``name``."""
 
@@ -239,6 +245,7 @@ def event(
                 rate=rate,
                 ordered=ordered,
                 http=http,
+                snapshot=snapshot,
                 description=(handler.__doc__ or "").strip().splitlines()[0]
                 if handler.__doc__
                 else "",

@@ -117,3 +117,9 @@ async def amake_user(*args: Any, **kwargs: Any):
     from channels.db import database_sync_to_async
 
     return await database_sync_to_async(make_user)(*args, **kwargs)
+
+
+def spec_part(frame: dict) -> dict:
+    """``frame`` without the platform's ``position`` (realtime/history.py): what a client
+    written against the spec reads, for tests that compare whole frames."""
+    return {key: value for key, value in frame.items() if key != "position"}

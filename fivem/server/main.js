@@ -173,11 +173,14 @@
       // Another game server speaks for this account now; two reporting in turn would
       // mix their players up, so this one stops until an admin restarts it.
       log.error(`another game server took over the platform bridge (clientId ${data && data.clientId}); `
-        + `this server stops reporting: give each game server its own platform, then \`restart ${RESOURCE}\``);
+        + `this server stops reporting: give each game server its own bridge token (manage.py game_server add), then \`restart ${RESOURCE}\``);
       connection.stop('replaced by another game server');
       return;
     }
+    // Any other broadcast of the platform, for your resources: in order, and after a
+    // reconnect the ones missed meanwhile first (recovered through their positions).
     log.debug(`platform event ${event}`);
+    emit('websocket:platformEvent', event, data);
   }
 
   for (const text of warnings) log.warn(text);

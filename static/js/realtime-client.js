@@ -10,6 +10,11 @@
  *   client.onState((state) => console.log(state));
  *   client.connect();
  *   const reply = await client.request("getPlayers");   // {event: "players", data: {...}}
+ *
+ * It follows the broadcasts' positions (docs/PROTOCOL.md, "Positions and recovery"): on a
+ * reconnect it sends the last one it saw, and when the platform replays what was missed
+ * (``recovered``) the page needs no reload; ``snapshot()`` loads a list without losing the
+ * broadcasts that cross its reply.
  */
 
 /** Connection states, in the order a healthy connection goes through them. */
@@ -85,6 +90,9 @@ export class RealtimeClient {
     this.clientId = null;
     this.permissions = new Set();
     this.lastError = null;
+    this.position = null; // {epoch, offset}: the last position seen (a broadcast or a snapshot)
+    this.recovered = false; // whether the last auth recovered what the socket missed
+    this._snapshots = new Set(); // in-flight snapshot() calls, each buffering broadcasts
     this._token = null;
     this._socket = null;
     this._attempt = 0;
@@ -169,6 +177,30 @@ export class RealtimeClient {
       if (this.state === State.OPEN) this._send(frame);
       else this._queue.push(frame);
     });
+  }
+
+  /**
+   * A snapshot request (getPlayers, getStats, getJobs, getBans): ``apply(data, reply)`` is
+   * called with the reply, then the broadcasts that arrived while it was on its way and
+   * are newer than the position it is current as of are dispatched again, so that the
+   * state ``apply`` set misses none of them. Resolves with the reply.
+   */
+  async snapshot(event, data = undefined, apply = () => {}, options = {}) {
+    const crossing = [];
+    this._snapshots.add(crossing);
+    try {
+      const reply = await this.request(event, data, options);
+      apply(reply.data, reply);
+      const since = reply.position;
+      for (const frame of crossing) {
+        if (!since || !frame.position || frame.position.epoch !== since.epoch || frame.position.offset > since.offset) {
+          this._emit(frame.event, frame.data, frame);
+        }
+      }
+      return reply;
+    } finally {
+      this._snapshots.delete(crossing);
+    }
   }
 
   /** Send a frame that expects no reply (no requestId). False when not connected. */
@@ -268,7 +300,9 @@ export class RealtimeClient {
     socket.onopen = () => {
       if (socket !== this._socket) return;
       this._setState(State.AUTHENTICATING);
-      this._send({ event: "auth", data: { token }, requestId: "auth" });
+      // The last position seen: the platform replays what followed it when it still can.
+      const data = this.position ? { token, since: this.position } : { token };
+      this._send({ event: "auth", data, requestId: "auth" });
       authTimer = setTimeout(() => socket.close(4000, "auth timed out"), this.options.authTimeout);
     };
     socket.onmessage = (message) => {
@@ -307,7 +341,15 @@ export class RealtimeClient {
       this.lastError = null; // what went wrong before is over
       this.clientId = frame.data.clientId;
       this.permissions = new Set(frame.data.permissions || []);
-      this._setState(State.OPEN, { clientId: this.clientId, permissions: [...this.permissions] });
+      // Recovered: the missed broadcasts follow, and the state built from them is whole.
+      // Otherwise what was missed is gone: the page reloads (detail.recovered is false).
+      this.recovered = frame.data.recovered === true;
+      if (!this.recovered) this.position = null;
+      this._setState(State.OPEN, {
+        clientId: this.clientId,
+        permissions: [...this.permissions],
+        recovered: this.recovered,
+      });
       this._emit("authenticated", frame.data, frame);
       this._startPing();
       const queued = this._queue;
@@ -329,9 +371,17 @@ export class RealtimeClient {
         const data = frame.data || {};
         pending.reject(new RealtimeError(data.message || "Error", data.code || "error", data));
       } else {
-        pending.resolve({ event: frame.event, data: frame.data });
+        if (frame.position) this._advance(frame.position);
+        pending.resolve(frame.position ? { event: frame.event, data: frame.data, position: frame.position } : { event: frame.event, data: frame.data });
       }
       return;
+    }
+    if (frame.position) {
+      // A broadcast: one already seen (at or before the last position) is not dispatched again.
+      const last = this.position;
+      if (last && last.epoch === frame.position.epoch && frame.position.offset <= last.offset) return;
+      this._advance(frame.position);
+      for (const crossing of this._snapshots) crossing.push(frame);
     }
     switch (frame.event) {
       case "permissionsChanged":
@@ -349,6 +399,11 @@ export class RealtimeClient {
         break;
     }
     this._emit(frame.event, frame.data, frame);
+  }
+
+  _advance(position) {
+    const last = this.position;
+    if (!last || last.epoch !== position.epoch || position.offset > last.offset) this.position = position;
   }
 
   /**

@@ -263,3 +263,41 @@ async def test_a_burst_of_reports_is_paced_to_what_the_platform_accepts(live, re
     seen = [(await admin.expect("characterUpdated"))["data"]["cash"] for _ in range(200)]
     assert seen == list(range(1, 201))
     assert not [r for r in resource.records if r["type"] == "console" and "refused" in r["text"]]
+
+
+async def test_broadcasts_missed_while_the_connection_was_cut_are_recovered_in_order(live, resources, admins):
+    """The bridge follows the broadcasts' positions: after a cut connection it gets the
+    missed ones first (auth with since), none twice, and hands them on in order."""
+    from tests.helpers import spec_token
+    from tests.security.tcpproxy import TcpProxy
+
+    live.platform.shell("from tests.helpers import make_user; make_user('caster', ['gameserver'])")
+    proxy = TcpProxy(("127.0.0.1", live.server.port))
+    resource = await resources(live.convars(ws_platform_url=f"ws://127.0.0.1:{proxy.port}"))
+    await resource.wait_online()
+    caster = await admins(live.server.url, spec_token("caster", ["gameserver"]))
+
+    async def cast(i: int) -> None:
+        reply = await caster.request("broadcast", {"event": "tick", "data": {"i": i}})
+        assert reply["event"] == "ack", reply
+
+    def relayed() -> list[int]:
+        return [r["args"][1]["i"] for r in resource.records
+                if r["type"] == "event" and r["name"] == "websocket:platformEvent" and r["args"][0] == "tick"]
+
+    for i in range(3):
+        await cast(i)
+    await resource.wait_for(lambda r: relayed() == [0, 1, 2], what="ticks 0-2")
+    mark = len(resource.records)
+    proxy.cut()
+    await resource.wait_console("disconnected from the platform", after=mark)
+    for i in range(3, 6):  # sent while the game server cannot hear them
+        await cast(i)
+    proxy.restore()
+    await resource.wait_online(after=mark)
+    for i in range(6, 8):
+        await cast(i)
+    await resource.wait_for(lambda r: len(relayed()) >= 8, what="ticks 0-7")
+    assert relayed() == list(range(8))
+    assert not any(r["type"] == "console" and "no longer holds" in r["text"] for r in resource.records)
+    proxy.cut()

@@ -11,7 +11,7 @@ from game.simulator import World
 from tests.game.support import (
     SimulatedServer, answer, ask, bridge_client, expect_request, player, send_snapshot,
 )
-from tests.helpers import Client
+from tests.helpers import Client, spec_part
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ async def test_snapshot_is_what_get_players_and_get_stats_answer(admin, bridge):
     assert reply["data"] == {"players": 2, "jobs": [], "server": "main", "serverRunId": reply["data"]["serverRunId"]}
     assert len(reply["data"]["serverRunId"]) == 32
     players = await ask(admin, "getPlayers", request_id="p")
-    assert players == {
+    assert spec_part(players) == {
         "event": "players",
         "requestId": "p",
         "data": {"players": [
@@ -86,14 +86,14 @@ async def test_the_benchmarks_exact_trigger_is_broadcast_to_every_client_allowed
     expected = {"event": "playerJoined", "data": {"source": 100000, "name": "bench-1-0", "license": "license:bench-1-0",
                                                   "server": "main"}}
     for client in (admin, viewer):
-        assert await client.expect("playerJoined") == expected
+        assert spec_part(await client.expect("playerJoined")) == expected
     raw = await ask(admin, "getPlayers")
     assert [p["name"] for p in raw["data"]["players"]] == ["bench-1-0"]
     await trigger.send({"event": "playerLeft", "data": {"source": 100000, "reason": "bench"}})
     left = {"event": "playerLeft", "data": {"source": 100000, "name": "bench-1-0", "reason": "bench",
                                             "server": "main"}}
     for client in (admin, viewer):
-        assert await client.expect("playerLeft") == left
+        assert spec_part(await client.expect("playerLeft")) == left
     assert await stranger.nothing(0.2), "an unauthenticated socket gets no broadcast"
     # Nor anything else: the client list and the signing key go only to a bridge that asked
     # for them (bridgeSync, as the FiveM resource does).

@@ -32,6 +32,10 @@ class TcpProxy:
             listener, self.listener = self.listener, None
             doomed, self.sockets = self.sockets, set()
         if listener is not None:
+            try:  # wakes the thread blocked in accept(), which would keep the port bound
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for sock in doomed:
             try:

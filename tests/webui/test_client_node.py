@@ -71,3 +71,52 @@ def test_the_reference_client_outside_a_browser(platform):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_the_reference_client_recovers_a_dropped_socket_without_a_gap(platform):
+    """A reconnect within the history window: recovered (no reload), and the client's log
+    of broadcasts equals that of a client that never disconnected."""
+    # Synchronous (the sync websockets client): this directory's browser tests hold a
+    # session-wide Playwright loop that an async test after them would trip over.
+    from websockets.sync.client import connect
+
+    from tests.live import token as live_token
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    platform.shell(
+        "from tests.helpers import make_user; make_user('bot', ['players.view']); make_user('bridge', ['gameserver'])"
+    )
+    server = platform.start()
+    proc = subprocess.Popen(
+        [node, "--experimental-websocket", str(ROOT / "tests" / "webui" / "client_recovery.mjs"), CLIENT,
+         server.url, live_token(platform, "bot", ["players.view"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+    def ask(bridge, frame: dict) -> None:  # noqa: ANN001
+        bridge.send(json.dumps(frame))
+        while True:
+            reply = json.loads(bridge.recv(timeout=20))
+            if reply.get("requestId") == frame["requestId"]:
+                assert reply["event"] == "ack", reply
+                return
+
+    try:
+        steps = Steps(proc)
+        assert steps.until("ready") == {"position": "number"}
+        with connect(server.url) as bridge:
+            bridge.recv(timeout=20)
+            bridge.send(json.dumps({"event": "auth", "data": {"token": live_token(platform, "bridge", ["gameserver"])}}))
+            assert json.loads(bridge.recv(timeout=20))["event"] == "authenticated"
+            for i in range(200):
+                ask(bridge, {"event": "broadcast", "requestId": i, "data": {"event": "tick", "data": {"i": i}}})
+            ask(bridge, {"event": "broadcast", "requestId": "d", "data": {"event": "done", "data": {}}})
+            logs = steps.until("logs")
+        assert logs["opens"] == [False, True], "the reconnect was recovered: no reload"
+        assert logs["flaky"] == logs["reference"]
+        assert [entry[1]["i"] for entry in logs["flaky"][:-1]] == list(range(200))
+    finally:
+        proc.kill()
+        proc.wait(10)

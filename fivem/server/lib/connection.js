@@ -50,7 +50,7 @@ class PlatformConnection {
   /**
    * options: url, token, WebSocket (the ws class), log ({info, warn, error, debug}),
    * reconnectMin/reconnectMax/timeout/pingInterval (ms), onAuthenticated(info),
-   * onCommand(event, data) -> Promise<{ok, message}>, onEvent(event, data), onDown(reason).
+   * onCommand(event, data) -> Promise<{ok, message}>, onEvent(event, data, frame), onDown(reason).
    */
   constructor(options) {
     this.options = options;
@@ -74,6 +74,10 @@ class PlatformConnection {
     this.lastRenewal = 0;
     this.renewTimer = null;
     this.retryTimer = null;
+    // The last broadcast position seen (docs/PROTOCOL.md, "Positions and recovery"): sent
+    // as `since` on reconnect, so the platform replays the broadcasts missed meanwhile.
+    this.position = null;
+    this.recovered = false;
   }
 
   /** Start connecting (and keep reconnecting until stop()). */
@@ -242,8 +246,14 @@ class PlatformConnection {
     } else if (event === 'tokenExpired') {
       this.log.error('the bridge token has expired and could not be renewed: mint a new one '
         + '(manage.py ws_token <bridge user> --permissions gameserver), set ws_platform_token and restart this resource');
-    } else if (this.options.onEvent) {
-      this.options.onEvent(event, data);
+    } else {
+      if (frame.position && typeof frame.position === 'object') {
+        // A broadcast already seen (replayed and also live) is not handed on twice.
+        const last = this.position;
+        if (last && last.epoch === frame.position.epoch && frame.position.offset <= last.offset) return;
+        this.position = frame.position;
+      }
+      if (this.options.onEvent) this.options.onEvent(event, data, frame);
     }
   }
 
@@ -263,7 +273,9 @@ class PlatformConnection {
       },
     };
     this.pending.set(id, entry);
-    this.sendFrame({ event: 'auth', data: { token: this.token }, requestId: id });
+    const data = { token: this.token };
+    if (this.position) data.since = this.position;
+    this.sendFrame({ event: 'auth', data, requestId: id });
   }
 
   authenticated(frame) {
@@ -280,6 +292,14 @@ class PlatformConnection {
     this.online = true;
     this.attempt = 0;
     this.lastFailure = '';
+    // Recovered: the missed broadcasts follow this reply, before any new one. Otherwise
+    // they are gone (a platform restart without Redis): start over from the next one.
+    this.recovered = Boolean(frame.data && frame.data.recovered);
+    if (this.position && !this.recovered) {
+      this.log.info('the platform no longer holds the broadcasts sent while it was unreachable; '
+        + 'they are missed (websocket:platformEvent)');
+    }
+    if (!this.recovered) this.position = null;
     this.heartbeat(this.ws);
     this.watchExpiry();
     this.log.info(`connected to the platform at ${this.options.url} (clientId ${this.clientId})`);

@@ -251,12 +251,21 @@ client.on("gameServerStatus", (data) => setGameStatus(Boolean(data && data.onlin
 
 // -- page start --------------------------------------------------------------------------
 
-/** Run ``fn`` each time the socket is (re)authenticated: load or reload the page's data. */
+/**
+ * Run ``fn`` each time the socket is (re)authenticated: load or reload the page's data.
+ * Not after a recovered reconnect (docs/PROTOCOL.md, "Positions and recovery"): the
+ * platform replays what was missed, so the data already loaded stays whole.
+ */
 export function onReady(fn) {
+  let loaded = false;
+  const load = async () => {
+    await fn();
+    loaded = true;
+  };
   client.onState((state, detail) => {
-    if (state === State.OPEN && !detail.renewed) attempt(fn);
+    if (state === State.OPEN && !detail.renewed && !(detail.recovered && loaded)) attempt(load);
   });
-  if (client.state === State.OPEN) attempt(fn);
+  if (client.state === State.OPEN) attempt(load);
 }
 
 /** The switcher: every game server, shown when there are several (needs stats.view). */

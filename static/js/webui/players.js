@@ -58,12 +58,14 @@ function render() {
 }
 
 async function load() {
-  const { players: list } = (await client.request("getPlayers")).data;
-  players.clear();
-  for (const p of list) players.set(p.source, p);
-  learnNames(list);
-  loaded = true;
-  render();
+  // A snapshot: the broadcasts that cross its reply are applied again on top of it.
+  await client.snapshot("getPlayers", undefined, ({ players: list }) => {
+    players.clear();
+    for (const p of list) players.set(p.source, p);
+    learnNames(list);
+    loaded = true;
+    render();
+  });
 }
 
 // Broadcasts change the list at once; a quiet re-read fills what they do not carry
