@@ -223,7 +223,8 @@ class HttpConnection:
 
 class HttpLimiters:
     """The socket's rate classes per user for HTTP calls (this process; LRU-bounded), with
-    the user's command bucket shared with their sockets (WS_RATE_COMMAND_PER_USER)."""
+    the user's command bucket shared with their sockets (WS_RATE_COMMAND_PER_USER; with
+    Redis, across every process: run_event takes it there)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -390,6 +391,12 @@ async def run_event(spec: EventSpec, data: Any, user: ApiPrincipal, idempotency_
     if needs is not None and needs.isdisjoint(user.permissions):
         raise PermissionDenied(f"Permission denied: {spec.name} requires {spec.needs_text}")
     wait = limiters.check(user, spec.rate)
+    buckets = get_hub().user_buckets
+    if wait is None and spec.rate == "command" and buckets.shared \
+            and not user.permissions & set(settings.WS_RATE_EXEMPT):
+        # With Redis the user's command bucket is one across every process and their
+        # sockets (realtime.limits.UserBuckets), as on the socket.
+        wait = await buckets.take_shared(user.user_id) or None
     if wait is not None:
         raise RateLimited(f"Too many {spec.rate} requests; retry in {wait:g} s", retryAfter=wait)
     validated = spec.validate(data)

@@ -100,6 +100,8 @@ def _errors_by_status(op: httpapi.Operation) -> dict[str, list[str]]:
         codes += ["frame_too_large", "unsupported_media_type"]
     if op.spec.rate == "command":
         codes += ["not_found", "conflict", "game_server_offline", "command_failed"]
+    elif op.spec.schema is not None and "server" in op.spec.schema().fields:
+        codes.append("not_found")  # a read naming a game server that does not exist
     by_status: dict[str, list[str]] = {}
     for code in codes:
         by_status.setdefault(str(httpapi.status_of(code)), []).append(code)

@@ -42,7 +42,7 @@ async def test_operations_say_their_permission_schema_and_errors():
     assert {"403", "422", "429", "503"} <= set(kick["responses"])
     assert "Retry-After" in kick["responses"]["429"]["headers"]
     bans = doc["paths"]["/api/v1/bans"]["get"]
-    assert {p["name"]: p["in"] for p in bans["parameters"]} == {"active": "query", "search": "query", "limit": "query"}
+    assert {p["name"]: p["in"] for p in bans["parameters"]} == {"active": "query", "search": "query", "limit": "query", "server": "query"}
     # OpenAPI 3.1: no 3.0 "nullable" anywhere.
     assert '"nullable"' not in str(doc).replace("'", '"')
 

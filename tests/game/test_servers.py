@@ -98,8 +98,8 @@ async def test_a_spec_client_sees_a_restarted_game_server_as_it_is(people, admin
 async def test_a_snapshot_is_told_as_its_difference(people, admin, bridge):
     await send_snapshot(bridge, [player(1, "Ann"), player(2, "Bob")])
     joined = [(await admin.expect("playerJoined"))["data"] for _ in range(2)]
-    assert joined == [{"source": 1, "name": "Ann", "license": "license:Ann", "server": "main"},
-                      {"source": 2, "name": "Bob", "license": "license:Bob", "server": "main"}]
+    assert joined == [{"source": 1, "name": "Ann", "license": "license:ann", "server": "main"},
+                      {"source": 2, "name": "Bob", "license": "license:bob", "server": "main"}]
     await admin.expect("gameServerStatus")
     # The same bridge re-sends its state: Ann stayed, Bob's source is someone else's now.
     await send_snapshot(bridge, [player(1, "Ann"), player(2, "Eve"), player(4, "Dan")])
@@ -210,18 +210,18 @@ async def test_announce_to_one_or_every_server(two, admin):
 
 async def test_bans_hold_everywhere_or_on_one_server(two, admin):
     main, dev = two
-    everywhere = await ask(admin, "banPlayer", {"identifiers": ["license:Zed"], "reason": "r", "duration": "1d"})
+    everywhere = await ask(admin, "banPlayer", {"identifiers": ["license:zed"], "reason": "r", "duration": "1d"})
     assert everywhere["data"]["ban"]["server"] is None
-    scoped = await ask(admin, "banPlayer", {"identifiers": ["license:Yan"], "reason": "dev only",
+    scoped = await ask(admin, "banPlayer", {"identifiers": ["license:yan"], "reason": "dev only",
                                             "duration": "1d", "server": "dev", "scope": "server"})
     assert scoped["data"]["ban"]["server"] == "dev"
     for bridge, yan_banned in ((main, False), (dev, True)):
-        zed = await ask(bridge, "checkBan", {"identifiers": ["license:Zed"]}, request_id="z")
-        yan = await ask(bridge, "checkBan", {"identifiers": ["license:Yan"]}, request_id="y")
+        zed = await ask(bridge, "checkBan", {"identifiers": ["license:zed"]}, request_id="z")
+        yan = await ask(bridge, "checkBan", {"identifiers": ["license:yan"]}, request_id="y")
         assert zed["data"]["banned"] is True
         assert yan["data"]["banned"] is yan_banned
     on_main = (await ask(admin, "getBans", {"server": "main"}))["data"]["bans"]
-    assert [b["name"] or b["identifiers"][0] for b in on_main] == ["license:Zed"]
+    assert [b["name"] or b["identifiers"][0] for b in on_main] == ["license:zed"]
 
 
 async def test_jobs_are_pushed_to_every_bridge(two, admin):

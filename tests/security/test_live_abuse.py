@@ -129,25 +129,49 @@ async def test_a_client_that_stops_reading_is_cut_off_while_broadcasts_reach_the
     await stalled_reader_scenario(proc, proc.url)
 
 
+def http_command(base: str, token: str) -> int:
+    """POST /api/v1/clients/nobody/send (a command): its HTTP status."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base}/api/v1/clients/nobody/send", data=json.dumps({"event": "x"}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 @pytest.mark.live
 @pytest.mark.redis
 async def test_a_users_commands_are_limited_across_every_process_with_redis(users, redis_env):
     """Issue 13 #9: with Redis the per-user command bucket is one for the user on every
     process (GCRA on Redis's clock), not one per process: two processes, one user, the
-    user's commands on both together stay within WS_RATE_COMMAND_PER_USER."""
+    user's commands on both, over sockets and the HTTP API, together stay within
+    WS_RATE_COMMAND_PER_USER."""
     users.env.update(redis_env)
     env = {"WS_RATE_COMMAND": "100/1s", "WS_RATE_COMMAND_PER_USER": "3/60s", "WS_RATE_EXEMPT": ""}
     first, second = users.start(**env), users.start(**env)
     a, b = await authed(first.url, bridge_token()), await authed(second.url, bridge_token())
     answers = []
-    # Alternating sockets on two processes; each socket's first refusal is answered (later
-    # ones of the same throttled period are dropped unanswered, so stop there).
-    for client, request_id in ((a, "a0"), (b, "b0"), (a, "a1"), (b, "b1"), (a, "a2")):
+    # Alternating sockets on two processes, and the HTTP API on the second; each socket's
+    # first refusal is answered (later ones of the same throttled period are dropped
+    # unanswered, so stop there).
+    for client, request_id in ((a, "a0"), (b, "b0")):
         answers.append(await client.request(
             "sendToClient", {"clientId": "nobody", "event": "x"}, request_id=request_id))
+    over_http = await asyncio.to_thread(http_command, second.http, bridge_token())
+    assert over_http == 200
+    for client, request_id in ((b, "b1"), (a, "a1")):
+        answers.append(await client.request(
+            "sendToClient", {"clientId": "nobody", "event": "x"}, request_id=request_id))
+    assert await asyncio.to_thread(http_command, first.http, bridge_token()) == 429
     accepted = [f["requestId"] for f in answers if f["event"] != "error"]
     refused = [f for f in answers if f["event"] == "error"]
-    assert accepted == ["a0", "b0", "a1"], answers
+    assert accepted == ["a0", "b0"], answers
     assert {f["data"]["code"] for f in refused} == {"rate_limited"}
     # One command comes back every 60/3 s: the wait is the time to the next one.
     assert all(15 <= f["data"]["retryAfter"] <= 20 for f in refused), refused

@@ -32,7 +32,7 @@ def fast_passwords(settings):
 
 
 def test_the_webhooks_page_needs_admin():
-    mod = make_user("mod", ["players.view", "players.ban"])
+    mod = make_user("mod", ["players.view", "players.ban"], is_staff=True)
     response = browser(mod).get(reverse("webui:webhooks"))
     assert response.status_code == 403 and b"<code>admin</code>" in response.content
     assert b"Webhooks" not in browser(mod).get(reverse("webui:dashboard")).content
@@ -45,7 +45,7 @@ def test_the_webhooks_page_needs_admin():
 
 
 def test_an_admin_adds_a_discord_webhook_and_sees_only_its_host():
-    boss = make_user("boss", ["admin"])
+    boss = make_user("boss", ["admin"], is_staff=True)
     client = browser(boss)
     page = client.get(reverse("webui:webhooks"))
     offered = page.context["form"]["secret"].value()
@@ -64,7 +64,7 @@ def test_an_admin_adds_a_discord_webhook_and_sees_only_its_host():
 
 
 def test_bad_input_is_refused_with_reasons():
-    boss = make_user("boss", ["admin"])
+    boss = make_user("boss", ["admin"], is_staff=True)
     client = browser(boss)
     token = csrf(client, reverse("webui:webhooks"))
     response = client.post(reverse("webui:webhooks"), {

@@ -87,7 +87,7 @@ async def test_a_kick_is_delivered_signed_as_broadcast_and_audit_action(admin, g
     await drain(sender, lambda: Delivery.objects.filter(status=Delivery.DELIVERED).count() == 2)
     got = {r.json["type"]: r for r in receiver.wait_for(2)}
     assert set(got) == {"playerKicked", "audit.player.kick"}
-    assert got["playerKicked"].json["data"] == {"source": 1, "reason": "afk"}
+    assert got["playerKicked"].json["data"] == {"source": 1, "reason": "afk", "server": "main"}
     entry = got["audit.player.kick"].json["data"]
     assert entry["actor"] == "boss" and entry["outcome"] == "ok" and entry["data"]["reason"] == "afk"
     rows = {d.event_type: d for d in await adeliveries()}
