@@ -42,3 +42,16 @@ def test_all_servers_dashboard_and_the_switcher(browser_context, live, simulator
 
     players.select_option("#server-switch", "main")
     expect(players.locator("#player-rows tr[data-source]")).to_have_count(2)
+
+    # The announce page offers every server when there are several; both game servers get it,
+    # and the feed of a page showing one server shows the announcement to all.
+    announce = browser_context.new_page()
+    announce.goto(f"{live.server.http}/announce/")
+    expect(announce.locator("#announce-everywhere")).to_be_visible()
+    announce.fill("#announce-message", "Restart of every server at noon")
+    announce.check("#announce-all")
+    announce.get_by_role("button", name="Send announcement").click()
+    expect(announce.locator(".msg-success")).to_contain_text("Announcement sent to 2 server(s)")
+    for simulator in simulators:
+        simulator.wait_for_output("Restart of every server at noon")
+    expect(announce.locator("#announce-history li")).to_contain_text("Restart of every server at noon")

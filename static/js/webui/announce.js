@@ -1,5 +1,5 @@
 /** Announce: a message and its type, previewed, sent to every player. */
-import { $, command, el, formatTime } from "./app.js";
+import { $, command, el, formatTime, onReady, servers } from "./app.js";
 import { feedEntries, onFeed } from "./feed.js";
 
 const form = $("#announce-form");
@@ -19,6 +19,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = { message: message.value.trim(), type: form.elements.type.value };
   if (!data.message) return;
+  if ($("#announce-all").checked && !$("#announce-everywhere").hidden) data.server = "*"; // every server online
   const button = $("#announce-send");
   button.disabled = true;
   if (await command("announce", data, "announce")) {
@@ -44,3 +45,8 @@ onFeed((entry) => {
   $("#announce-empty").hidden = true;
 });
 preview();
+
+// With several game servers, the announcement may go to all of them (server "*").
+onReady(async () => {
+  $("#announce-everywhere").hidden = (await servers.load()).length < 2;
+});

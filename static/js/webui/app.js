@@ -70,7 +70,10 @@ const on = client.on.bind(client);
 /** A game broadcast of any server (the all-servers dashboard), not only the one shown. */
 export const onAnyServer = (event, fn) => on(event, fn);
 client.on = (event, fn) => on(event, SERVER_BROADCASTS.has(event)
-  ? (data, ...rest) => { if (!data || !data.server || !shownServer() || data.server === shownServer()) fn(data, ...rest); }
+  ? (data, ...rest) => {
+    // "*": an announcement to every server, the one shown included.
+    if (!data || !data.server || data.server === "*" || !shownServer() || data.server === shownServer()) fn(data, ...rest);
+  }
   : fn);
 
 // -- small DOM helpers (text only: nothing from the socket is ever parsed as HTML) --------
