@@ -199,7 +199,7 @@ async def test_a_connection_killed_while_broadcasts_flow_recovers_the_never_disc
     reference = await authed_client(token)
     watcher = await authed_client(spec_token("mod", ["players.view", "bans.view"]))
     flaky = await authed_client(token)
-    produced = asyncio.Event()
+    produced, resume = asyncio.Event(), asyncio.Event()
 
     async def produce() -> None:
         for i in range(total):
@@ -207,7 +207,10 @@ async def test_a_connection_killed_while_broadcasts_flow_recovers_the_never_disc
             if i % 7 == 0:  # one ops may not see: never replayed to it
                 await api.abroadcast("playerUnbanned", {"banId": i, "name": "x"})
             if i == total // 2:
+                # Half sent while the client was gone; the rest flows during its reconnect
+                # (and replay), whatever the machine's speed: no race with the test.
                 produced.set()
+                await resume.wait()
             await asyncio.sleep(0)  # yield, so frames are read while others are produced
         await api.abroadcast("done", {})
 
@@ -228,6 +231,7 @@ async def test_a_connection_killed_while_broadcasts_flow_recovers_the_never_disc
     assert not producer.done(), "the reconnect should happen while broadcasts still flow"
     again = Client()
     await again.open()
+    resume.set()  # broadcasts go on while the client authenticates and is replayed to
     reply = await auth_since(again, token, got[-1]["position"])
     assert reply["data"]["recovered"] is True
     await read_until_done(again, got)
